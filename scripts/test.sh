@@ -2,16 +2,17 @@
 # The README's test command (`make test`): install what is missing (scripts/setup.sh), then run
 #   1. ansible-test sanity on the collection,
 #   2. unit tests (pure logic),
+#   2b. ecosystem tests (execution environment, built artifact, docs),
 #   3. cluster integration tests against a real kube-apiserver + etcd on 127.0.0.1,
 #   4. host integration tests against a real kernel with bonding/802.1Q/VLAN filtering (natively when the
 #      running kernel has them, otherwise in ONE QEMU guest with Debian's kernel).
 # Every phase runs even when an earlier one failed; the exit code is non-zero if any failed.
-# Select phases with TEST_PHASES="sanity unit cluster host" (default: all).
+# Select phases with TEST_PHASES="sanity unit ecosystem cluster host" (default: all).
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export HARVESTER_NETWORK_CACHE=${HARVESTER_NETWORK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/harvester-network}
 VENV=$HARVESTER_NETWORK_CACHE/venv
-PHASES=${TEST_PHASES:-sanity unit cluster host}
+PHASES=${TEST_PHASES:-sanity unit ecosystem cluster host}
 HOST_TIMEOUT=${HOST_TEST_TIMEOUT:-2400}
 cd "$REPO" || exit 2
 
@@ -37,10 +38,11 @@ for phase in $PHASES; do
   case $phase in
     sanity) run_phase sanity bash scripts/sanity.sh ;;
     unit) run_phase unit "${PYTEST[@]}" tests/unit --junitxml=tests/output/junit/unit.xml ;;
+    ecosystem) run_phase ecosystem "${PYTEST[@]}" tests/integration/ecosystem --junitxml=tests/output/junit/ecosystem.xml ;;
     cluster) run_phase cluster "${PYTEST[@]}" tests/integration/cluster --junitxml=tests/output/junit/cluster.xml ;;
     host) run_phase host "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw tests/output -- \
             "${PYTEST[@]}" tests/integration/host --junitxml=tests/output/junit/host.xml ;;
-    *) echo "test.sh: unknown phase '$phase' (known: sanity unit cluster host)" >&2; failed+=("$phase") ;;
+    *) echo "test.sh: unknown phase '$phase' (known: sanity unit ecosystem cluster host)" >&2; failed+=("$phase") ;;
   esac
 done
 
