@@ -1,0 +1,195 @@
+"""Fixtures for the host-networking integration tests: a real kernel and one fresh network namespace per test.
+
+These tests need a kernel with bonding, 802.1Q and VLAN-filtering bridges.  Run them with
+``python -m testbeds.kernel run -- <venv>/bin/python -m pytest tests/integration/host``: natively where the kernel
+has the features, in a QEMU guest where it does not.  Without the features every test FAILS (never skips).
+
+Fixtures:
+
+``netns``       a fresh, uniquely named network namespace (a :class:`Netns`), deleted after the test even when it
+                fails, together with every device in it and every process still running in it.
+``make_netns``  a factory for more of them: ``make_netns('sw')`` -> :class:`Netns` (all deleted after the test).
+``veth``        ``veth(ns_a, 'name_a', ns_b, 'name_b')``: a veth pair between two namespaces, both ends up.
+
+A :class:`Netns` has ``name`` and ``path`` (``/run/netns/<name>``, what CNI_NETNS wants) and helpers:
+``ip(...)`` / ``bridge(...)`` run iproute2 in it, ``run(argv)`` runs any command in it (``ip netns exec``),
+``ipr()`` gives a pyroute2 ``IPRoute`` bound to it (closed at teardown), ``with ns.enter():`` moves the
+calling thread into it, so code that opens its own netlink sockets (a module's engine) works on it, and
+``write_interpreter(folder)`` writes a Python wrapper running in it (for ``ansible_python_interpreter``).
+"""
+
+import contextlib
+import ctypes
+import os
+import re
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from testbeds.kernel import check
+
+CMD_TIMEOUT = 120
+NETNS_DIR = '/run/netns'
+CLONE_NEWNET = 0x40000000
+_LIBC = ctypes.CDLL(None, use_errno=True)
+NEEDS = ('these tests need bonding/8021q/vlan_filtering: run them through '
+         '`python -m testbeds.kernel run -- <venv>/bin/python -m pytest tests/integration/host`')
+
+
+@pytest.fixture(scope='session', autouse=True)
+def kernel_features():
+    """Fail (never skip) every test here when the running kernel cannot do what they exercise."""
+    ok, reason = check()
+    if not ok:
+        pytest.fail('%s (%s)' % (NEEDS, reason), pytrace=False)
+    return reason
+
+
+def _setns(fd):
+    if _LIBC.setns(fd, CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, 'setns: %s' % os.strerror(errno))
+
+
+def _run(argv, check_rc=True, timeout=CMD_TIMEOUT, **kwargs):
+    result = subprocess.run(argv, check=False, timeout=timeout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+    if check_rc and result.returncode != 0:
+        raise AssertionError('%s failed with %d:\n%s%s' % (' '.join(argv), result.returncode, result.stdout,
+                                                           result.stderr))
+    return result
+
+
+class Netns:
+    """A network namespace made for one test (see the module docstring)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.path = os.path.join(NETNS_DIR, name)
+        self._handles = []
+
+    def __repr__(self):
+        return 'Netns(%r)' % self.name
+
+    def ip(self, *args, check_rc=True, timeout=CMD_TIMEOUT):
+        """``ip -netns NAME ARGS...``; returns the CompletedProcess (text), raises AssertionError on failure."""
+        return _run(['ip', '-netns', self.name] + list(args), check_rc=check_rc, timeout=timeout)
+
+    def bridge(self, *args, check_rc=True, timeout=CMD_TIMEOUT):
+        """``bridge -netns NAME ARGS...``."""
+        return _run(['bridge', '-netns', self.name] + list(args), check_rc=check_rc, timeout=timeout)
+
+    def run(self, argv, check_rc=True, timeout=CMD_TIMEOUT, **kwargs):
+        """Run ``argv`` inside the namespace (``ip netns exec``); kwargs go to subprocess.run (env, input, ...)."""
+        return _run(['ip', 'netns', 'exec', self.name] + list(argv), check_rc=check_rc, timeout=timeout, **kwargs)
+
+    def ipr(self):
+        """A pyroute2 IPRoute whose netlink socket lives in this namespace; closed at teardown."""
+        # pyroute2 is imported lazily: it takes seconds under TCG, and only tests that use it should pay.
+        from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
+        with self.enter():
+            handle = IPRoute()  # the socket is created here, in this thread, so it belongs to the namespace
+        self._handles.append(handle)
+        return handle
+
+    @contextlib.contextmanager
+    def enter(self):
+        """Move the calling thread into the namespace for the block (setns), and back afterwards."""
+        target = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)  # fails if the namespace is gone: never recreate it
+        try:
+            saved = os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                _setns(target)
+                try:
+                    yield self
+                finally:
+                    _setns(saved)
+            finally:
+                os.close(saved)
+        finally:
+            os.close(target)
+
+    def write_interpreter(self, folder, python=None):
+        """Write ``folder/python-<name>``, a Python interpreter that runs inside this namespace (for
+        ``ansible_python_interpreter`` with ``ansible_connection=local``), and return its path."""
+        path = os.path.join(folder, 'python-%s' % self.name)
+        with open(path, 'w', encoding='utf-8') as handle:
+            handle.write('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (
+                shlex.quote(self.name), shlex.quote(python or sys.executable)))
+        os.chmod(path, 0o755)
+        return path
+
+    def pids(self):
+        """Processes running in the namespace."""
+        result = _run(['ip', 'netns', 'pids', self.name], check_rc=False)
+        return [int(pid) for pid in result.stdout.split()]
+
+    def destroy(self):
+        """Close our sockets, kill what still runs inside, delete the namespace (and so all its devices)."""
+        for handle in self._handles:
+            with contextlib.suppress(Exception):
+                handle.close()
+        self._handles = []
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _run(['ip', 'netns', 'delete', self.name], check_rc=False)
+        if os.path.exists(self.path):
+            raise AssertionError('network namespace %s could not be deleted' % self.name)
+
+
+def _slug(text, size):
+    return re.sub(r'[^A-Za-z0-9]+', '-', text).strip('-')[:size].strip('-') or 'test'
+
+
+@pytest.fixture
+def make_netns(request):
+    """Factory: ``make_netns(label='')`` -> a fresh :class:`Netns`; every one is deleted after the test."""
+    made = []
+    test = _slug(request.node.name.replace('test_', '', 1), 20)
+
+    def make(label=''):
+        for _attempt in range(5):
+            name = 'hn-%s-%s%s' % (test, secrets.token_hex(3), '-' + _slug(label, 12) if label else '')
+            if _run(['ip', 'netns', 'add', name], check_rc=False).returncode == 0:
+                break
+        else:
+            raise AssertionError('cannot create a network namespace (ip netns add %s)' % name)
+        namespace = Netns(name)
+        made.append(namespace)
+        namespace.ip('link', 'set', 'lo', 'up')
+        return namespace
+
+    yield make
+    errors = []
+    for namespace in reversed(made):
+        try:
+            namespace.destroy()
+        except AssertionError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise AssertionError('; '.join(errors))
+
+
+@pytest.fixture
+def netns(make_netns):  # pylint: disable=redefined-outer-name
+    """A fresh network namespace for this test (a :class:`Netns`), deleted afterwards."""
+    return make_netns()
+
+
+def make_veth(ns_a, name_a, ns_b, name_b, up=True):
+    """A veth pair: ``name_a`` in ``ns_a``, ``name_b`` in ``ns_b`` (interface names <= 15 characters)."""
+    ns_a.ip('link', 'add', name_a, 'type', 'veth', 'peer', 'name', name_b, 'netns', ns_b.name)
+    if up:
+        ns_a.ip('link', 'set', name_a, 'up')
+        ns_b.ip('link', 'set', name_b, 'up')
+
+
+@pytest.fixture
+def veth():
+    """``veth(ns_a, name_a, ns_b, name_b, up=True)``: make a veth pair between two namespaces."""
+    return make_veth
