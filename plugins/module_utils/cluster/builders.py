@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure manifest builders for Harvester's network objects, per API generation. No I/O: params in, dicts out."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+from collections import OrderedDict
+
+from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import CURRENT, LEGACY
+from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
+    CLUSTER_NETWORK, NAD, NODE_NETWORK, VLAN_CONFIG)
+
+LEGACY_BRIDGE = 'harvester-br0'
+LEGACY_CLUSTER_NETWORK = 'vlan'
+MGMT_CLUSTER_NETWORK = 'mgmt'
+DEFAULT_MTU = 1500
+
+DESCRIPTION_ANNOTATION = 'field.cattle.io/description'
+ROUTE_ANNOTATION = 'network.harvesterhci.io/route'
+LABEL_TYPE = 'network.harvesterhci.io/type'
+LABEL_TYPE_LEGACY = 'networks.harvesterhci.io/type'
+LABEL_VLAN_ID = 'network.harvesterhci.io/vlan-id'
+LABEL_CLUSTER_NETWORK = 'network.harvesterhci.io/clusternetwork'
+TYPE_VLAN = 'L2VlanNetwork'
+TYPE_UNTAGGED = 'UntaggedNetwork'
+
+
+def bridge_name(generation, cluster_network):
+    """The node bridge a NAD of ``cluster_network`` attaches to."""
+    if generation == LEGACY:
+        return LEGACY_BRIDGE
+    return '%s-br' % cluster_network
+
+
+def _metadata(name, namespace=None, labels=None, annotations=None):
+    metadata = OrderedDict([('name', name)])
+    if namespace:
+        metadata['namespace'] = namespace
+    if labels:
+        metadata['labels'] = dict(labels)
+    if annotations:
+        metadata['annotations'] = dict(annotations)
+    return metadata
+
+
+def _object(kind, metadata):
+    return OrderedDict([('apiVersion', kind.api_version), ('kind', kind.kind), ('metadata', metadata)])
+
+
+# ---- cluster networks -----------------------------------------------------------------------------------------
+def cluster_network(generation, name, description=None, enable=None, default_physical_nic=None):
+    """Current: a bare ClusterNetwork. Legacy: the ``vlan`` ClusterNetwork with ``enable`` and the default NIC."""
+    if generation == LEGACY:
+        obj = _object(CLUSTER_NETWORK, _metadata(name))
+        if description:
+            obj['description'] = description
+        obj['enable'] = bool(enable)
+        if default_physical_nic:
+            obj['config'] = {'defaultPhysicalNIC': default_physical_nic}
+        return obj
+    annotations = {DESCRIPTION_ANNOTATION: description} if description else None
+    return _object(CLUSTER_NETWORK, _metadata(name, annotations=annotations))
+
+
+def node_network_name(node):
+    return '%s-vlan' % node
+
+
+def node_network(node, nic, description=None):
+    """Legacy per-node override of the VLAN NIC (``Hosts > Network`` in the v0.3 UI)."""
+    spec = OrderedDict([('nodeName', node), ('type', 'vlan'), ('nic', nic)])
+    if description:
+        spec['description'] = description
+    obj = _object(NODE_NETWORK, _metadata(node_network_name(node)))
+    obj['spec'] = spec
+    return obj
+
+
+def vlan_config(name, cluster_network_name, nics, bond_mode='active-backup', miimon=None, mtu=None,
+                tx_queue_len=None, hardware_addr=None, node_selector=None, description=None):
+    """A v1.1+ VlanConfig: the uplink (NICs bonded into ``<cn>-bo``) of one cluster network on selected nodes."""
+    link = OrderedDict()
+    if mtu is not None:
+        link['mtu'] = mtu
+    if tx_queue_len is not None:
+        link['txQLen'] = tx_queue_len
+    if hardware_addr:
+        link['hardwareAddr'] = hardware_addr
+    bond = OrderedDict([('mode', bond_mode or 'active-backup')])
+    if miimon is not None:
+        bond['miimon'] = miimon
+    uplink = OrderedDict([('nics', list(nics))])
+    if link:
+        uplink['linkAttributes'] = link
+    uplink['bondOptions'] = bond
+    spec = OrderedDict()
+    if description:
+        spec['description'] = description
+    spec['clusterNetwork'] = cluster_network_name
+    if node_selector:
+        spec['nodeSelector'] = dict(node_selector)
+    spec['uplink'] = uplink
+    obj = _object(VLAN_CONFIG, _metadata(name, labels={LABEL_CLUSTER_NETWORK: cluster_network_name}))
+    obj['spec'] = spec
+    return obj
+
+
+def vlan_config_mtu(obj):
+    """The uplink MTU a VlanConfig sets (Harvester's default 1500 when unset or 0)."""
+    link = ((obj.get('spec') or {}).get('uplink') or {}).get('linkAttributes') or {}
+    return link.get('mtu') or DEFAULT_MTU
+
+
+# ---- VLAN networks (NetworkAttachmentDefinitions) ---------------------------------------------------------------
+def cni_config(generation, name, cluster_network_name=None, vlan=None, mtu=None):
+    """The bridge CNI config Harvester writes into a NAD's ``spec.config`` (as a dict, Harvester's key order).
+
+    Legacy: ``harvester-br0``, no MTU. Current: ``<cn>-br`` and the uplink MTU; no ``vlan`` key when untagged.
+    """
+    config = OrderedDict([('cniVersion', '0.3.1'), ('name', name)])
+    if generation == CURRENT:
+        config['mtu'] = mtu or DEFAULT_MTU
+    config['type'] = 'bridge'
+    config['bridge'] = bridge_name(generation, cluster_network_name)
+    config['promiscMode'] = True
+    if vlan:
+        config['vlan'] = vlan
+    config['ipam'] = {}
+    return config
+
+
+def cni_config_json(generation, name, cluster_network_name=None, vlan=None, mtu=None):
+    """The exact ``spec.config`` string (compact JSON), fit to feed the bridge CNI plugin on stdin."""
+    return json.dumps(cni_config(generation, name, cluster_network_name, vlan, mtu), separators=(',', ':'))
+
+
+def route_annotation(route):
+    """Harvester's ``network.harvesterhci.io/route`` value (JSON string) from the ``route`` option, or None."""
+    if not route:
+        return None
+    value = OrderedDict([('mode', route.get('mode') or 'auto')])
+    if route.get('dhcp_server'):
+        value['serverIPAddr'] = route['dhcp_server']
+    if route.get('cidr'):
+        value['cidr'] = route['cidr']
+    if route.get('gateway'):
+        value['gateway'] = route['gateway']
+    return json.dumps(value, separators=(',', ':'))
+
+
+def vlan_network(generation, network):
+    """A NAD as Harvester builds it. ``network``: name, namespace, cluster_network, network_type, vlan_id, mtu,
+    route, description (the normalised item of the module's ``networks`` list)."""
+    untagged = network.get('network_type') == 'untagged'
+    vlan = None if untagged else network['vlan_id']
+    cn = network.get('cluster_network')
+    if generation == LEGACY:
+        labels = {LABEL_TYPE_LEGACY: TYPE_VLAN}
+    else:
+        labels = OrderedDict([(LABEL_TYPE, TYPE_UNTAGGED if untagged else TYPE_VLAN)])
+        if not untagged:
+            labels[LABEL_VLAN_ID] = str(vlan)
+        labels[LABEL_CLUSTER_NETWORK] = cn
+    annotations = OrderedDict()
+    if network.get('description'):
+        annotations[DESCRIPTION_ANNOTATION] = network['description']
+    route = route_annotation(network.get('route'))
+    if route:
+        annotations[ROUTE_ANNOTATION] = route
+    obj = _object(NAD, _metadata(network['name'], network.get('namespace') or 'default', labels, annotations))
+    obj['spec'] = {'config': cni_config_json(generation, network['name'], cn, vlan, network.get('mtu'))}
+    return obj
+
+
+def parse_vlan_network(obj):
+    """Facts about a NAD, normalised (what vlan_network_info returns)."""
+    metadata = obj.get('metadata') or {}
+    labels = metadata.get('labels') or {}
+    annotations = metadata.get('annotations') or {}
+    try:
+        config = json.loads((obj.get('spec') or {}).get('config') or '{}')
+    except ValueError:
+        config = {}
+    route = None
+    if annotations.get(ROUTE_ANNOTATION):
+        try:
+            raw = json.loads(annotations[ROUTE_ANNOTATION])
+            route = {'mode': raw.get('mode'), 'cidr': raw.get('cidr') or None, 'gateway': raw.get('gateway') or None,
+                     'dhcp_server': raw.get('serverIPAddr') or None, 'connectivity': raw.get('connectivity') or None}
+        except ValueError:
+            route = None
+    bridge = config.get('bridge')
+    cn = labels.get(LABEL_CLUSTER_NETWORK)
+    if not cn and bridge == LEGACY_BRIDGE:
+        cn = LEGACY_CLUSTER_NETWORK
+    elif not cn and bridge and bridge.endswith('-br'):
+        cn = bridge[:-3]
+    network_type = labels.get(LABEL_TYPE) or labels.get(LABEL_TYPE_LEGACY)
+    if not network_type:
+        network_type = TYPE_VLAN if config.get('vlan') else TYPE_UNTAGGED
+    return {
+        'name': metadata.get('name'),
+        'namespace': metadata.get('namespace'),
+        'cluster_network': cn,
+        'network_type': 'untagged' if network_type == TYPE_UNTAGGED else 'vlan',
+        'vlan_id': config.get('vlan'),
+        'bridge': bridge,
+        'mtu': config.get('mtu'),
+        'route': route,
+        'description': annotations.get(DESCRIPTION_ANNOTATION),
+        'ready': labels.get('network.harvesterhci.io/ready'),
+        'config': config,
+        'labels': labels,
+    }
+
+
+def nad_reference(value, default_namespace):
+    """``ns/name`` or ``name`` -> (namespace, name)."""
+    if '/' in value:
+        namespace, name = value.split('/', 1)
+        return namespace, name
+    return default_namespace, value

@@ -1,0 +1,371 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The state machines of cluster_network, vlan_config, vlan_network and vlan_network_info.
+
+Order in every handler: pure validation -> discovery -> reads (one LIST per kind) -> checks that need the cluster ->
+plan -> writes.  Nothing is written unless every check passed.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, validation
+from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import (
+    LABEL_CLUSTER_NETWORK, LEGACY_CLUSTER_NETWORK, MGMT_CLUSTER_NETWORK)
+from ansible_collections.harvester.network.plugins.module_utils.cluster.common import changes_result
+from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import CURRENT, LEGACY
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import InUseError, ValidationError
+from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
+    CLUSTER_NETWORK, NAD, NODE, NODE_NETWORK, VIRTUAL_MACHINE_INSTANCE, VLAN_CONFIG)
+
+LEGACY_ONLY = ('enable', 'default_physical_nic', 'node_nics')
+
+
+# ---- cluster_network ------------------------------------------------------------------------------------------
+def validate_cluster_network(params, generation):
+    name = params['name']
+    if generation == CURRENT:
+        for option in LEGACY_ONLY:
+            if params.get(option) is not None:
+                raise ValidationError('is for Harvester v0.3/v1.0 only; this cluster is v1.1+, where the uplink NICs '
+                                      'are set with harvester.network.vlan_config', field=option)
+        validation.cluster_network_name('name', name)
+        if name == MGMT_CLUSTER_NETWORK and (params['state'] == 'absent' or params.get('description')):
+            raise ValidationError('mgmt is the built-in management cluster network: it cannot be deleted or changed',
+                                  field='name')
+        return
+    if name != LEGACY_CLUSTER_NETWORK:
+        raise ValidationError('Harvester v0.3/v1.0 has exactly one cluster network, "vlan": set name=vlan',
+                              field='name')
+    if params['state'] == 'absent':
+        raise ValidationError('the "vlan" cluster network of Harvester v0.3/v1.0 is built in and cannot be deleted: '
+                              'set enable=false to turn the VLAN network off', field='state')
+    if params.get('default_physical_nic'):
+        validation.nic_name('default_physical_nic', params['default_physical_nic'])
+    nodes = [item['node'] for item in params.get('node_nics') or []]
+    for index, item in enumerate(params.get('node_nics') or []):
+        validation.dns1123_subdomain('node_nics[%d].node' % index, item['node'])
+        validation.nic_name('node_nics[%d].nic' % index, item['nic'])
+    if validation.duplicates(nodes):
+        raise ValidationError('node %s is listed more than once: give each node one NIC'
+                              % ', '.join(validation.duplicates(nodes)), field='node_nics')
+
+
+def cluster_network_handler(params, cluster, module):
+    generation = cluster.discovery.generation(params['api_generation'])
+    validate_cluster_network(params, generation)
+    service = cluster.service
+    name = params['name']
+    existing = service.get(CLUSTER_NETWORK, name)
+    existing_map = {('', name): existing} if existing else {}
+    if generation == CURRENT:
+        if name == MGMT_CLUSTER_NETWORK:
+            return {'changed': False, 'changes': [], 'generation': generation,
+                    'cluster_network': {'name': name, 'exists': existing is not None, 'built_in': True}}
+        if params['state'] == 'absent':
+            if existing is not None:
+                _refuse_cluster_network_in_use(service, name)
+            changes = service.delete_plan(CLUSTER_NETWORK, [('', name)], existing_map)
+        else:
+            changes = service.plan(CLUSTER_NETWORK, [builders.cluster_network(CURRENT, name, params.get('description'))],
+                                   existing_map)
+        done = service.execute(changes)
+        result = changes_result(changes, done, module)
+        result.update({'generation': generation, 'cluster_network': {'name': name, 'exists': params['state'] == 'present'}})
+        return result
+
+    # legacy: the "vlan" ClusterNetwork (enable + default NIC) and per-node NodeNetwork overrides
+    nic = params.get('default_physical_nic') or ((existing or {}).get('config') or {}).get('defaultPhysicalNIC')
+    if params.get('enable') and not nic:
+        raise ValidationError('enable=true needs a VLAN NIC: give default_physical_nic (e.g. eth1)',
+                              field='default_physical_nic')
+    # an option left out keeps the cluster's value: leaving out enable must not switch the VLAN network off
+    enable = params.get('enable')
+    if enable is None and existing is not None:
+        enable = existing.get('enable')
+    desired = builders.cluster_network(LEGACY, name, params.get('description'), enable, nic)
+    changes = service.plan(CLUSTER_NETWORK, [desired], existing_map)
+    if params.get('node_nics'):
+        node_networks = service.list(NODE_NETWORK)
+        wanted = [builders.node_network(item['node'], item['nic'], item.get('description'))
+                  for item in params['node_nics']]
+        changes.extend(service.plan(NODE_NETWORK, wanted, node_networks))
+    done = service.execute(changes)
+    result = changes_result(changes, done, module)
+    final = [c.result for c in changes if c.kind is CLUSTER_NETWORK and c.result is not None] or [existing or desired]
+    result.update({'generation': generation, 'cluster_network': {
+        'name': name, 'exists': True, 'enable': final[0].get('enable'),
+        'default_physical_nic': (final[0].get('config') or {}).get('defaultPhysicalNIC')}})
+    return result
+
+
+def _refuse_cluster_network_in_use(service, name):
+    users = ['VlanConfig %s' % key[1] for key, obj in sorted(service.list(VLAN_CONFIG).items())
+             if (obj.get('spec') or {}).get('clusterNetwork') == name]
+    users += ['NetworkAttachmentDefinition %s/%s' % key for key in
+              sorted(service.list(NAD, label_selector='%s=%s' % (LABEL_CLUSTER_NETWORK, name)))]
+    if users:
+        raise InUseError('cluster network %s is still used by %s: delete those first' % (name, ', '.join(users)),
+                         field='name')
+
+
+def _missing_cluster_network(module, name, hint):
+    message = 'cluster network %s does not exist: %s' % (name, hint)
+    if module is not None and module.check_mode:
+        # an earlier task of this check-mode run may create it
+        module.warn('cluster_network: ' + message)
+        return
+    raise ValidationError(message, field='cluster_network')
+
+
+# ---- vlan_config ----------------------------------------------------------------------------------------------
+def validate_vlan_config(params):
+    validation.dns1123_subdomain('name', params['name'])
+    validation.cluster_network_name('cluster_network', params['cluster_network'])
+    if params['cluster_network'] == MGMT_CLUSTER_NETWORK:
+        raise ValidationError('a VlanConfig cannot target mgmt (its uplink is the management interface): '
+                              'create a cluster network of its own', field='cluster_network')
+    if params['state'] == 'absent':
+        return
+    nics = params.get('nics') or []
+    if not nics:
+        raise ValidationError('give at least one uplink NIC, e.g. [eth1]', field='nics')
+    for index, nic in enumerate(nics):
+        validation.nic_name('nics[%d]' % index, nic)
+    if validation.duplicates(nics):
+        raise ValidationError('%s listed twice' % ', '.join(validation.duplicates(nics)), field='nics')
+    validation.mtu('mtu', params.get('mtu'))
+    if params.get('miimon') is not None and params['miimon'] < 0:
+        raise ValidationError('must be 0 (off) or a positive number of milliseconds', field='miimon')
+    if params.get('tx_queue_len') is not None and params['tx_queue_len'] < 0:
+        raise ValidationError('must be 0 or positive', field='tx_queue_len')
+    validation.mac_address('hardware_addr', params.get('hardware_addr'))
+    validation.labels('node_selector', params.get('node_selector'))
+
+
+def vlan_config_handler(params, cluster, module):
+    validate_vlan_config(params)
+    generation = cluster.discovery.generation(params['api_generation'])
+    if generation != CURRENT:
+        raise ValidationError('VlanConfig needs Harvester v1.1+; this cluster is v0.3/v1.0: set the uplink NIC with '
+                              'harvester.network.cluster_network (default_physical_nic, node_nics)',
+                              field='api_generation')
+    service = cluster.service
+    name, cn = params['name'], params['cluster_network']
+    configs = service.list(VLAN_CONFIG)
+    key = ('', name)
+    if params['state'] == 'absent':
+        changes = service.delete_plan(VLAN_CONFIG, [key], configs)
+        done = service.execute(changes)
+        return changes_result(changes, done, module)
+    if service.get(CLUSTER_NETWORK, cn) is None:
+        _missing_cluster_network(module, cn, 'create it first with harvester.network.cluster_network')
+    desired = builders.vlan_config(name, cn, params['nics'], params.get('bond_mode'), params.get('miimon'),
+                                   params.get('mtu'), params.get('tx_queue_len'), params.get('hardware_addr'),
+                                   params.get('node_selector'), params.get('description'))
+    siblings = [(k, obj) for k, obj in sorted(configs.items())
+                if k != key and (obj.get('spec') or {}).get('clusterNetwork') == cn]
+    if siblings:
+        my_mtu = params.get('mtu') or builders.DEFAULT_MTU
+        nodes = None
+        for other_key, other in siblings:
+            other_mtu = builders.vlan_config_mtu(other)
+            if other_mtu != my_mtu:
+                raise ValidationError('MTU %d differs from VlanConfig %s (MTU %d) on cluster network %s: all '
+                                      'VlanConfigs of one cluster network share one MTU'
+                                      % (my_mtu, other_key[1], other_mtu, cn), field='mtu')
+            if nodes is None:
+                nodes = [((n.get('metadata') or {}).get('labels') or {}) for n in service.list(NODE).values()]
+            if validation.node_selectors_overlap(params.get('node_selector'), (other.get('spec') or {}).get('nodeSelector'),
+                                                 nodes):
+                raise ValidationError('selects nodes that VlanConfig %s (cluster network %s) also selects: a node '
+                                      'may have only one uplink per cluster network; narrow node_selector'
+                                      % (other_key[1], cn), field='node_selector')
+    changes = service.plan(VLAN_CONFIG, [desired], configs)
+    done = service.execute(changes)
+    result = changes_result(changes, done, module)
+    final = changes[0].result or configs.get(key) or desired
+    result['vlan_config'] = {'name': name, 'cluster_network': cn, 'spec': final.get('spec')}
+    return result
+
+
+# ---- vlan_network ---------------------------------------------------------------------------------------------
+NETWORK_KEYS = ('name', 'namespace', 'network_type', 'vlan_id', 'mtu', 'route', 'description')
+
+
+def normalise_networks(params):
+    """The single network or the ``networks`` list as one list of dicts, module-level values as defaults."""
+    if params.get('networks') is not None and params.get('name'):
+        raise ValidationError('give either name (one network) or networks (many), not both', field='networks')
+    if params.get('networks') is not None:
+        items = params['networks']
+    elif params.get('name'):
+        items = [dict((k, params.get(k)) for k in NETWORK_KEYS)]
+    else:
+        items = []
+    if not items and not (params.get('prune') and params.get('networks') is not None):
+        raise ValidationError('give name (one network) or networks (a list)', field='name')
+    out = []
+    for index, raw in enumerate(items):
+        item = dict(raw)
+        item['namespace'] = item.get('namespace') or params.get('namespace') or 'default'
+        item['network_type'] = item.get('network_type') or params.get('network_type') or 'vlan'
+        item['cluster_network'] = params.get('cluster_network')
+        item['field'] = 'networks[%d]' % index if params.get('networks') is not None else ''
+        out.append(item)
+    return out
+
+
+def _f(item, name):
+    return (item['field'] + '.' + name) if item['field'] else name
+
+
+def validate_vlan_networks(params, networks, generation):
+    cn = params.get('cluster_network')
+    if generation == CURRENT:
+        if not cn:
+            raise ValidationError('is required on Harvester v1.1+: name the cluster network the VLANs ride on '
+                                  '(mgmt for the management network)', field='cluster_network')
+        validation.cluster_network_name('cluster_network', cn)
+    elif cn not in (None, LEGACY_CLUSTER_NETWORK):
+        raise ValidationError('Harvester v0.3/v1.0 has one cluster network, "vlan": leave cluster_network unset',
+                              field='cluster_network')
+    for item in networks:
+        validation.dns1123_label(_f(item, 'name'), item['name'])
+        validation.dns1123_label(_f(item, 'namespace'), item['namespace'])
+        if params['state'] == 'absent':
+            continue
+        if item['network_type'] == 'untagged':
+            if generation == LEGACY:
+                raise ValidationError('untagged networks need Harvester v1.1+', field=_f(item, 'network_type'))
+            if item.get('vlan_id') is not None:
+                raise ValidationError('an untagged network has no VLAN ID: drop vlan_id or set network_type=vlan',
+                                      field=_f(item, 'vlan_id'))
+        else:
+            if item.get('vlan_id') is None:
+                raise ValidationError('is required for a VLAN network: give 1-4094', field=_f(item, 'vlan_id'))
+            validation.vlan_id(_f(item, 'vlan_id'), item['vlan_id'])
+        if item.get('mtu') is not None and generation == LEGACY:
+            raise ValidationError('Harvester v0.3/v1.0 networks carry no MTU: drop mtu', field=_f(item, 'mtu'))
+        validation.mtu(_f(item, 'mtu'), item.get('mtu'))
+        validation.route(_f(item, 'route'), item.get('route'))
+    keys = [(item['namespace'], item['name']) for item in networks]
+    if validation.duplicates(keys):
+        raise ValidationError('%s listed more than once' % ', '.join('%s/%s' % k for k in validation.duplicates(keys)),
+                              field='networks')
+
+
+def _on_cluster_network(obj, generation, cn):
+    facts = builders.parse_vlan_network(obj)
+    if generation == LEGACY:
+        return facts['bridge'] == builders.LEGACY_BRIDGE
+    return facts['cluster_network'] == cn and facts['config'].get('type') == 'bridge'
+
+
+def _vmis_using(service, keys):
+    """{nad key: [running VM names]} from one LIST of VirtualMachineInstances."""
+    users = {}
+    for (namespace, name), vmi in sorted(service.list(VIRTUAL_MACHINE_INSTANCE).items()):
+        for net in ((vmi.get('spec') or {}).get('networks') or []):
+            ref = (net.get('multus') or {}).get('networkName')
+            if not ref:
+                continue
+            nad_key = builders.nad_reference(ref, namespace)
+            if nad_key in keys:
+                users.setdefault(nad_key, []).append('%s/%s' % (namespace, name))
+    return users
+
+
+def vlan_network_handler(params, cluster, module):
+    networks = normalise_networks(params)
+    generation = cluster.discovery.generation(params['api_generation'])
+    validate_vlan_networks(params, networks, generation)
+    cluster.discovery.require(NAD)
+    service = cluster.service
+    cn = params.get('cluster_network') if generation == CURRENT else LEGACY_CLUSTER_NETWORK
+    if generation == CURRENT and params['state'] == 'present':
+        if cn != MGMT_CLUSTER_NETWORK and service.get(CLUSTER_NETWORK, cn) is None:
+            _missing_cluster_network(module, cn, 'create it with harvester.network.cluster_network and give it an '
+                                                 'uplink with harvester.network.vlan_config')
+        uplink_mtu = builders.DEFAULT_MTU
+        for obj in service.list(VLAN_CONFIG).values():
+            if (obj.get('spec') or {}).get('clusterNetwork') == cn:
+                uplink_mtu = builders.vlan_config_mtu(obj)
+                break
+        for item in networks:
+            if item.get('mtu') is None:
+                item['mtu'] = uplink_mtu
+    existing = service.list(NAD)
+    wanted_keys = set((item['namespace'], item['name']) for item in networks)
+
+    if params['state'] == 'absent':
+        changes = service.delete_plan(NAD, sorted(wanted_keys), existing)
+    else:
+        for item in networks:
+            item['cluster_network'] = cn
+        desired = [builders.vlan_network(generation, item) for item in networks]
+        prune_keys = []
+        if params.get('prune'):
+            scope = set(item['namespace'] for item in networks) | set([params.get('namespace') or 'default'])
+            prune_keys = sorted(k for k, obj in existing.items()
+                                if k[0] in scope and k not in wanted_keys and _on_cluster_network(obj, generation, cn))
+        if not params.get('allow_duplicate_vids'):
+            _refuse_duplicate_vids(networks, existing, generation, cn, wanted_keys, prune_keys)
+        changes = service.plan(NAD, desired, existing, prune_keys)
+
+    touching = set(c.key for c in changes if c.action == 'delete' or (
+        c.action == 'update' and any(path[:2] == ('spec', 'config') for path in c.paths)))
+    if touching and cluster.discovery.serves(VIRTUAL_MACHINE_INSTANCE):
+        users = _vmis_using(service, touching)
+        if users:
+            raise InUseError('; '.join(
+                'network %s/%s is used by running VM %s: stop the VM (harvester.network.vm state=stopped) or move '
+                'it to another network before changing or deleting the network' % (key[0], key[1], ', '.join(vms))
+                for key, vms in sorted(users.items())), field='networks' if params.get('networks') else 'name')
+
+    done = service.execute(changes)
+    result = changes_result(changes, done, module)
+    result['generation'] = generation
+    if params['state'] == 'present':
+        by_key = dict((c.key, c.result or c.existing or c.desired) for c in changes if c.action != 'delete')
+        result['networks'] = [builders.parse_vlan_network(by_key[k]) for k in
+                              [(item['namespace'], item['name']) for item in networks]]
+    return result
+
+
+def _refuse_duplicate_vids(networks, existing, generation, cn, wanted_keys, prune_keys):
+    owners = {}
+    for item in networks:
+        if item['network_type'] == 'vlan':
+            owners.setdefault(item['vlan_id'], []).append('%s/%s' % (item['namespace'], item['name']))
+    for key, obj in sorted(existing.items()):
+        if key in wanted_keys or key in prune_keys or not _on_cluster_network(obj, generation, cn):
+            continue
+        vid = builders.parse_vlan_network(obj).get('vlan_id')
+        if vid in owners:
+            owners[vid].append('%s/%s' % key)
+    clashes = dict((vid, names) for vid, names in owners.items() if len(names) > 1)
+    if clashes:
+        raise ValidationError('duplicate VLAN IDs on cluster network %s: %s. Give each network its own VLAN ID, or '
+                              'set allow_duplicate_vids=true if they are meant to share one L2 segment'
+                              % (cn, '; '.join('VLAN %d used by %s' % (vid, ', '.join(names))
+                                               for vid, names in sorted(clashes.items()))),
+                              field='networks' if len(networks) > 1 else 'vlan_id')
+
+
+def vlan_network_info_handler(params, cluster, module):
+    if params.get('namespace'):
+        validation.dns1123_label('namespace', params['namespace'])
+    cluster.discovery.require(NAD)
+    items = cluster.service.list(NAD, namespace=params.get('namespace'))
+    found = []
+    for key, obj in sorted(items.items()):
+        facts = builders.parse_vlan_network(obj)
+        if facts['config'].get('type') != 'bridge':
+            continue
+        if params.get('name') and facts['name'] != params['name']:
+            continue
+        if params.get('cluster_network') and facts['cluster_network'] != params['cluster_network']:
+            continue
+        found.append(facts)
+    return {'changed': False, 'networks': found}

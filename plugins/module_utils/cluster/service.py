@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read, plan and write objects: one LIST per kind, server-side apply with a field manager, server-side dry run
+in check mode (so check mode reports what the server would really store), retry on 409 resourceVersion races."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import time
+
+from ansible_collections.harvester.network.plugins.module_utils.cluster.compare import (
+    format_path, needs_apply, strip_noise)
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import (
+    ApiError, ConflictError, NotFoundError)
+from ansible_collections.harvester.network.plugins.module_utils.cluster.transport import APPLY_CONTENT_TYPE
+
+FIELD_MANAGER = 'harvester.network'
+CONFLICT_RETRIES = 4
+
+
+def object_key(obj):
+    metadata = obj.get('metadata') or {}
+    return (metadata.get('namespace') or '', metadata['name'])
+
+
+def display_name(kind, key):
+    namespace, name = key
+    return '%s %s' % (kind.kind, '%s/%s' % (namespace, name) if namespace else name)
+
+
+class Change(object):
+    """One planned write: action is ``create``, ``update``, ``delete`` or ``none``."""
+
+    def __init__(self, kind, key, action, desired=None, existing=None, paths=None):
+        self.kind = kind
+        self.key = key
+        self.action = action
+        self.desired = desired
+        self.existing = existing
+        self.paths = paths or []
+        self.result = None
+
+    @property
+    def name(self):
+        return display_name(self.kind, self.key)
+
+    def summary(self):
+        entry = {'kind': self.kind.kind, 'name': self.key[1], 'action': self.action}
+        if self.key[0]:
+            entry['namespace'] = self.key[0]
+        if self.action == 'update':
+            entry['fields'] = sorted(set(format_path(path) for path in self.paths))
+        return entry
+
+    def diff(self):
+        before = strip_noise(self.existing) if self.existing is not None else {}
+        if self.action == 'delete':
+            after = {}
+        else:
+            after = strip_noise(self.result if self.result is not None else self.desired)
+        return {'before': before, 'after': after, 'before_header': self.name, 'after_header': self.name}
+
+
+class ResourceService(object):
+
+    def __init__(self, transport, check_mode=False, field_manager=FIELD_MANAGER, force_conflicts=False):
+        self.transport = transport
+        self.check_mode = check_mode
+        self.field_manager = field_manager
+        self.force_conflicts = force_conflicts
+
+    # ---- reads -------------------------------------------------------------------------------------------------
+    def list(self, kind, namespace=None, label_selector=None):
+        """All objects of ``kind`` (in ``namespace``, or everywhere) as a dict keyed by (namespace, name): one LIST."""
+        query = [('labelSelector', label_selector)] if label_selector else None
+        answer = self.transport.request('GET', kind.collection_path(namespace), query=query)
+        items = {}
+        for item in answer.get('items') or []:
+            item.setdefault('apiVersion', kind.api_version)
+            item.setdefault('kind', kind.kind)
+            items[object_key(item)] = item
+        return items
+
+    def get(self, kind, name, namespace=None):
+        try:
+            return self.transport.request('GET', kind.item_path(name, namespace))
+        except NotFoundError:
+            return None
+
+    # ---- writes ------------------------------------------------------------------------------------------------
+    def _dry_run(self):
+        return [('dryRun', 'All')] if self.check_mode else []
+
+    def apply(self, kind, manifest):
+        """Server-side apply ``manifest``; in check mode a server-side dry run. Returns the server's object."""
+        namespace, name = object_key(manifest)
+        query = [('fieldManager', self.field_manager)] + self._dry_run()
+        if self.force_conflicts:
+            query.append(('force', 'true'))
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return self.transport.request('PATCH', kind.item_path(name, namespace or None), query=query,
+                                              body=manifest, content_type=APPLY_CONTENT_TYPE)
+            except ConflictError as exc:
+                causes = ((exc.body or {}).get('details') or {}).get('causes') or []
+                field_conflicts = [c for c in causes if 'FieldManagerConflict' in (c.get('reason'), c.get('type'))]
+                if field_conflicts or str(exc).startswith('Apply failed with'):
+                    raise ConflictError(
+                        '%s: fields managed by another client would change (%s): set force_conflicts=true to take '
+                        'them over, or change them with the client that owns them'
+                        % (display_name(kind, (namespace, name)),
+                           '; '.join(c.get('message', c.get('field', '')) for c in field_conflicts) or exc),
+                        status=409, body=exc.body)
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise ConflictError('%s: still conflicting after %d attempts: %s'
+                                        % (display_name(kind, (namespace, name)), CONFLICT_RETRIES, exc),
+                                        status=409, body=exc.body)
+                time.sleep(0.2 * (attempt + 1))
+            except NotFoundError as exc:
+                raise NotFoundError('%s cannot be written: %s%s' % (
+                    display_name(kind, (namespace, name)), exc,
+                    ' (create the namespace first)' if namespace and 'namespace' in str(exc).lower() else ''),
+                    status=404, body=exc.body)
+            except ApiError as exc:
+                if exc.status == 422:
+                    raise ApiError('%s was refused by the API server as invalid: %s'
+                                   % (display_name(kind, (namespace, name)), exc.body.get('message', exc)),
+                                   status=422, body=exc.body)
+                raise
+        return None  # not reached
+
+    def delete(self, kind, name, namespace=None):
+        """Delete (dry run in check mode). Returns False when the object was already gone."""
+        query = [('propagationPolicy', 'Background')] + self._dry_run()
+        try:
+            self.transport.request('DELETE', kind.item_path(name, namespace), query=query)
+        except NotFoundError:
+            return False
+        return True
+
+    # ---- plans -------------------------------------------------------------------------------------------------
+    def plan(self, kind, desired, existing, prune_keys=()):
+        """Changes turning ``existing`` (dict keyed like ``object_key``) into ``desired`` (list of manifests)."""
+        changes = []
+        for manifest in desired:
+            key = object_key(manifest)
+            have = existing.get(key)
+            if have is None:
+                changes.append(Change(kind, key, 'create', desired=manifest))
+                continue
+            paths = needs_apply(manifest, have, self.field_manager)
+            changes.append(Change(kind, key, 'update' if paths else 'none', desired=manifest, existing=have,
+                                  paths=paths))
+        for key in prune_keys:
+            changes.append(Change(kind, key, 'delete', existing=existing[key]))
+        return changes
+
+    def delete_plan(self, kind, keys, existing):
+        return [Change(kind, key, 'delete', existing=existing[key]) for key in keys if key in existing]
+
+    def execute(self, changes):
+        """Run the writes of a plan in order; returns the changes that wrote something."""
+        done = []
+        for change in changes:
+            if change.action in ('create', 'update'):
+                change.result = self.apply(change.kind, change.desired)
+                done.append(change)
+            elif change.action == 'delete':
+                if self.delete(change.kind, change.key[1], change.key[0] or None):
+                    done.append(change)
+        return done

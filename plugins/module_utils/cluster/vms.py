@@ -1,0 +1,315 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The state machines of vm, vm_info and vm_service."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import time
+
+from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, cloudinit, validation, vm_builder
+from ansible_collections.harvester.network.plugins.module_utils.cluster.common import changes_result
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import ValidationError, WaitTimeout
+from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
+    NAD, SERVICE, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE)
+from ansible_collections.harvester.network.plugins.module_utils.cluster.service import Change
+
+RUNNING_STRATEGIES = ('Always', 'RerunOnFailure')
+DEFAULT_RUN_STRATEGY = 'RerunOnFailure'
+POLL_SECONDS = 2.0
+
+
+# ---- vm -------------------------------------------------------------------------------------------------------
+def normalise_interfaces(params):
+    """Validate ``interfaces`` and return them with binding, MAC, network reference and guest name resolved."""
+    namespace = params['namespace']
+    nics = []
+    management = []
+    for index, raw in enumerate(params.get('interfaces') or []):
+        field = 'interfaces[%d]' % index
+        nic = dict(raw)
+        validation.dns1123_label(field + '.name', nic['name'])
+        if nic.get('network'):
+            ns, name = builders.nad_reference(nic['network'], namespace)
+            validation.dns1123_label(field + '.network', ns)
+            validation.dns1123_label(field + '.network', name)
+            nic['network'] = '%s/%s' % (ns, name)
+            nic['binding'] = nic.get('type') or 'bridge'
+            if nic['binding'] != 'bridge':
+                raise ValidationError('masquerade works only on the management (pod) network: use type=bridge for '
+                                      'a VLAN network, or leave network unset for management', field=field + '.type')
+        else:
+            nic['network'] = None
+            nic['binding'] = nic.get('type') or 'masquerade'
+            management.append(nic['name'])
+        nic['mac'] = validation.mac_address(field + '.mac_address', nic.get('mac_address'))
+        nic['guest_name'] = nic.get('guest_name') or cloudinit.default_guest_name(index)
+        validation.nic_name(field + '.guest_name', nic['guest_name'])
+        mode = nic.get('ip_mode') or 'dhcp'
+        nic['ip_mode'] = mode
+        if mode == 'static':
+            if not nic.get('addresses'):
+                raise ValidationError('static mode needs addresses, e.g. [192.168.100.10/24]', field=field + '.addresses')
+            networks = []
+            for position, address in enumerate(nic['addresses']):
+                net = validation.ip_network('%s.addresses[%d]' % (field, position), address)
+                if net.ip == net.network and net.prefixlen < (31 if net.version == 4 else 127):
+                    raise ValidationError('%s is a network address: give the NIC\'s own address with its prefix, '
+                                          'e.g. %s/%d' % (address, net.network + 10, net.prefixlen),
+                                          field='%s.addresses[%d]' % (field, position))
+                networks.append(net)
+            if nic.get('gateway'):
+                gateway = validation.ip_address(field + '.gateway', nic['gateway'])
+                if not any(gateway in net for net in networks):
+                    raise ValidationError('gateway %s is outside every address of this NIC (%s): give a router on '
+                                          'the NIC\'s subnet' % (gateway, ', '.join(str(n.cidr) for n in networks)),
+                                          field=field + '.gateway')
+        elif nic.get('addresses') or nic.get('gateway'):
+            raise ValidationError('addresses and gateway need ip_mode=static', field=field + '.ip_mode')
+        for position, server in enumerate(nic.get('dns') or []):
+            validation.ip_address('%s.dns[%d]' % (field, position), server)
+        nics.append(nic)
+    if len(management) > 1:
+        raise ValidationError('%s all use the management network: a VM has at most one management NIC'
+                              % ', '.join(management), field='interfaces')
+    for what, values in (('name', [n['name'] for n in nics]), ('mac_address', [n['mac'] for n in nics if n['mac']]),
+                         ('guest_name', [n['guest_name'] for n in nics])):
+        if validation.duplicates(values):
+            raise ValidationError('%s used by more than one interface' % ', '.join(validation.duplicates(values)),
+                                  field='interfaces[].%s' % what)
+    return nics
+
+
+def normalise_disks(params):
+    disks = []
+    for index, raw in enumerate(params.get('disks') or []):
+        field = 'disks[%d]' % index
+        item = dict(raw)
+        validation.dns1123_label(field + '.name', item['name'])
+        if item['name'] == vm_builder.CLOUD_INIT_DISK:
+            raise ValidationError('cloudinitdisk is reserved for the cloud-init disk this module adds', field=field + '.name')
+        sources = [s for s in ('container_disk', 'pvc', 'data_volume') if item.get(s)]
+        if len(sources) != 1:
+            raise ValidationError('give exactly one of container_disk, pvc, data_volume', field=field)
+        if item.get('pvc'):
+            validation.dns1123_subdomain(field + '.pvc', item['pvc'])
+        if item.get('data_volume'):
+            validation.dns1123_subdomain(field + '.data_volume', item['data_volume'])
+        disks.append(item)
+    names = [d['name'] for d in disks]
+    if validation.duplicates(names):
+        raise ValidationError('%s used twice' % ', '.join(validation.duplicates(names)), field='disks[].name')
+    return disks
+
+
+def run_strategy(params, existing):
+    state, wanted = params['state'], params.get('run_strategy')
+    current = ((existing or {}).get('spec') or {}).get('runStrategy')
+    if state == 'stopped':
+        if wanted not in (None, 'Halted'):
+            raise ValidationError('state=stopped means run_strategy Halted: drop run_strategy', field='run_strategy')
+        return 'Halted'
+    if state in ('running', 'restarted'):
+        if wanted is not None and wanted not in RUNNING_STRATEGIES:
+            raise ValidationError('state=%s needs a strategy that keeps the VM running (%s), not %s'
+                                  % (state, ' or '.join(RUNNING_STRATEGIES), wanted), field='run_strategy')
+        return wanted or (current if current in RUNNING_STRATEGIES else DEFAULT_RUN_STRATEGY)
+    return wanted or current or DEFAULT_RUN_STRATEGY
+
+
+def build_vm_spec(params, existing=None):
+    """Validated, normalised params -> the VirtualMachine manifest (pure, apart from ``existing`` runStrategy)."""
+    validation.dns1123_label('name', params['name'])
+    validation.dns1123_label('namespace', params['namespace'])
+    validation.labels('labels', params.get('labels'))
+    if params.get('cpu') is not None and params['cpu'] < 1:
+        raise ValidationError('give at least 1 core', field='cpu')
+    memory = validation.quantity('memory', params.get('memory') or '1Gi')
+    nics = normalise_interfaces(params)
+    disks = normalise_disks(params)
+    user_data = cloudinit.user_data_text('user_data', params.get('user_data'), bool(params.get('guest_agent')))
+    network_data = params.get('network_data')
+    if isinstance(network_data, dict):
+        network_data = cloudinit.dump_yaml(network_data)
+    elif network_data is None and (len(nics) > 1 or any(n['ip_mode'] != 'dhcp' for n in nics)):
+        network_data = cloudinit.network_data_text(nics, params.get('network_data_version') or 1)
+    vm = {
+        'name': params['name'], 'namespace': params['namespace'], 'labels': params.get('labels'),
+        'description': params.get('description'), 'run_strategy': run_strategy(params, existing),
+        'cpu': params.get('cpu') or 1, 'memory': memory, 'interfaces': nics, 'disks': disks,
+        'user_data': user_data, 'network_data': network_data or None,
+    }
+    return vm_builder.virtual_machine(vm), nics
+
+
+def _check_networks_exist(service, nics, module):
+    refs = sorted(set(n['network'] for n in nics if n.get('network')))
+    if not refs:
+        return
+    existing = service.list(NAD)
+    for index, nic in enumerate(nics):
+        if nic.get('network') and tuple(nic['network'].split('/', 1)) not in existing:
+            if module.check_mode:
+                # an earlier task of this check-mode run may create it; say so instead of failing
+                module.warn('interfaces[%d].network: NetworkAttachmentDefinition %s does not exist (yet)'
+                            % (index, nic['network']))
+                continue
+            raise ValidationError('NetworkAttachmentDefinition %s does not exist: create it with '
+                                  'harvester.network.vlan_network first' % nic['network'],
+                                  field='interfaces[%d].network' % index)
+
+
+def wait_for_vm(service, params, nics, timeout, sleep=time.sleep, clock=time.monotonic):
+    """Poll the VMI until it is Ready (and every NIC with an IP mode has an IP, when asked); or until it is gone."""
+    deadline = clock() + timeout
+    want_ips = params.get('wait_for_ips')
+    missing = 'the VM never got a VirtualMachineInstance'
+    while True:
+        vmi = service.get(VIRTUAL_MACHINE_INSTANCE, params['name'], params['namespace'])
+        if params['state'] == 'stopped':
+            if vmi is None:
+                return None
+            missing = 'the VirtualMachineInstance still exists (phase %s)' % ((vmi.get('status') or {}).get('phase'))
+        elif vmi is not None:
+            status = vmi.get('status') or {}
+            ready = any(c.get('type') == 'Ready' and c.get('status') == 'True' for c in status.get('conditions') or [])
+            seen = dict((i.get('name'), i) for i in status.get('interfaces') or [])
+            no_ip = [n['name'] for n in nics if n['ip_mode'] != 'none' and not (seen.get(n['name']) or {}).get('ipAddress')]
+            if ready and (not want_ips or not no_ip):
+                return vmi
+            if not ready:
+                missing = 'the VM is not Ready (phase %s)' % status.get('phase')
+            else:
+                missing = 'NIC %s has no IP address yet (the guest agent reports VLAN IPs: set guest_agent=true)' \
+                    % ', '.join(no_ip)
+        if clock() >= deadline:
+            raise WaitTimeout('timed out after %ss waiting for VM %s/%s: %s'
+                              % (timeout, params['namespace'], params['name'], missing), field='wait_timeout')
+        sleep(POLL_SECONDS)
+
+
+def vm_handler(params, cluster, module):
+    if params['state'] != 'absent':
+        # validate everything we can before talking to the cluster
+        build_vm_spec(params)
+    else:
+        validation.dns1123_label('name', params['name'])
+        validation.dns1123_label('namespace', params['namespace'])
+    cluster.discovery.require(VIRTUAL_MACHINE)
+    service = cluster.service
+    key = (params['namespace'], params['name'])
+    existing = service.get(VIRTUAL_MACHINE, params['name'], params['namespace'])
+    existing_map = {key: existing} if existing else {}
+    if params['state'] == 'absent':
+        changes = service.delete_plan(VIRTUAL_MACHINE, [key], existing_map)
+        done = service.execute(changes)
+        return changes_result(changes, done, module)
+    manifest, nics = build_vm_spec(params, existing)
+    _check_networks_exist(service, nics, module)
+    changes = service.plan(VIRTUAL_MACHINE, [manifest], existing_map)
+    if params['state'] == 'restarted':
+        vmi = service.get(VIRTUAL_MACHINE_INSTANCE, params['name'], params['namespace'])
+        if vmi is not None:
+            # what virtctl restart does: the VM controller starts a fresh instance for a running strategy
+            changes.append(Change(VIRTUAL_MACHINE_INSTANCE, key, 'delete', existing=vmi))
+    done = service.execute(changes)
+    result = changes_result(changes, done, module)
+    final = changes[0].result or existing or manifest
+    vmi = None
+    if params.get('wait') and not module.check_mode and params['state'] in ('running', 'restarted', 'stopped'):
+        vmi = wait_for_vm(service, params, nics, params.get('wait_timeout') or 300)
+    elif params['state'] != 'stopped':
+        vmi = service.get(VIRTUAL_MACHINE_INSTANCE, params['name'], params['namespace'])
+    result['vm'] = vm_builder.vm_facts(final, vmi)
+    return result
+
+
+# ---- vm_info --------------------------------------------------------------------------------------------------
+def vm_info_handler(params, cluster, module):
+    if params.get('namespace'):
+        validation.dns1123_label('namespace', params['namespace'])
+    cluster.discovery.require(VIRTUAL_MACHINE)
+    service = cluster.service
+    vms = service.list(VIRTUAL_MACHINE, namespace=params.get('namespace'), label_selector=params.get('label_selector'))
+    if params.get('name'):
+        vms = dict((k, v) for k, v in vms.items() if k[1] == params['name'])
+    vmis = service.list(VIRTUAL_MACHINE_INSTANCE, namespace=params.get('namespace')) if vms else {}
+    return {'changed': False, 'vms': [vm_builder.vm_facts(vm, vmis.get(key)) for key, vm in sorted(vms.items())]}
+
+
+# ---- vm_service -----------------------------------------------------------------------------------------------
+def validate_service(params):
+    validation.dns1123_label('name', params['name'])
+    validation.dns1123_label('namespace', params['namespace'])
+    if params['state'] == 'absent':
+        return
+    if not params.get('vm'):
+        raise ValidationError('name the VM the Service selects', field='vm')
+    validation.dns1123_label('vm', params['vm'])
+    ports = params.get('ports') or []
+    if not ports:
+        raise ValidationError('give at least one port, e.g. [{port: 22}]', field='ports')
+    for index, port in enumerate(ports):
+        field = 'ports[%d]' % index
+        if not 1 <= port['port'] <= 65535:
+            raise ValidationError('%r is not a port: give 1-65535' % port['port'], field=field + '.port')
+        target = port.get('target_port')
+        if target is not None and not (isinstance(target, int) and 1 <= target <= 65535):
+            if not (isinstance(target, str) and validation.DNS1123_LABEL.match(target) and len(target) <= 15):
+                raise ValidationError('%r is neither a port number (1-65535) nor a port name' % (target,),
+                                      field=field + '.target_port')
+        if port.get('node_port') is not None:
+            if params['type'] == 'ClusterIP':
+                raise ValidationError('node_port needs type NodePort or LoadBalancer', field=field + '.node_port')
+            if not 30000 <= port['node_port'] <= 32767:
+                raise ValidationError('%r is outside the node port range 30000-32767' % port['node_port'],
+                                      field=field + '.node_port')
+        if port.get('name'):
+            validation.dns1123_label(field + '.name', port['name'])
+        elif len(ports) > 1:
+            raise ValidationError('name every port when there is more than one', field=field + '.name')
+    pairs = [(p['port'], p.get('protocol') or 'TCP') for p in ports]
+    if validation.duplicates(pairs):
+        raise ValidationError('port %s/%s listed twice' % validation.duplicates(pairs)[0], field='ports')
+    if params.get('cluster_ip') and params['cluster_ip'] != 'None':
+        validation.ip_address('cluster_ip', params['cluster_ip'])
+
+
+def _target_port(value):
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def vm_service_handler(params, cluster, module):
+    params = dict(params)
+    for port in params.get('ports') or []:
+        port['target_port'] = _target_port(port.get('target_port'))
+    validate_service(params)
+    service = cluster.service
+    key = (params['namespace'], params['name'])
+    existing = service.get(SERVICE, params['name'], params['namespace'])
+    existing_map = {key: existing} if existing else {}
+    if params['state'] == 'absent':
+        changes = service.delete_plan(SERVICE, [key], existing_map)
+        done = service.execute(changes)
+        return changes_result(changes, done, module)
+    if cluster.discovery.serves(VIRTUAL_MACHINE):
+        vm = service.get(VIRTUAL_MACHINE, params['vm'], params['namespace'])
+        if vm is None:
+            module.warn('VM %s/%s does not exist (yet): the Service has no endpoints until it runs'
+                        % (params['namespace'], params['vm']))
+        elif not any('pod' in n for n in ((((vm.get('spec') or {}).get('template') or {}).get('spec') or {})
+                                          .get('networks') or [])):
+            module.warn('VM %s/%s has no management-network NIC: a Service reaches only the management network'
+                        % (params['namespace'], params['vm']))
+    manifest = vm_builder.service(params)
+    changes = service.plan(SERVICE, [manifest], existing_map)
+    done = service.execute(changes)
+    result = changes_result(changes, done, module)
+    final = changes[0].result or existing or manifest
+    spec = final.get('spec') or {}
+    result['service'] = {'name': params['name'], 'namespace': params['namespace'], 'type': spec.get('type'),
+                         'cluster_ip': spec.get('clusterIP'), 'ports': spec.get('ports'),
+                         'selector': spec.get('selector')}
+    return result

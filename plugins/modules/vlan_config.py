@@ -1,0 +1,124 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vlan_config
+short_description: Manage the uplink of a Harvester cluster network (VlanConfig, Harvester v1.1+)
+version_added: 0.1.0
+description:
+  - A VlanConfig tells the nodes it selects which NICs to bond into C(<cluster network>-bo), the uplink of the
+    C(<cluster network>-br) bridge, with which bond mode and MTU.
+  - Checked before anything is sent, like Harvester's webhook does; the C(mgmt) cluster network cannot be
+    targeted, the node sets of the VlanConfigs of one cluster network may not overlap, and they must share one MTU.
+author:
+  - harvester.network developers (@harvester-network)
+options:
+  name:
+    description: Name of the VlanConfig.
+    type: str
+    required: true
+  cluster_network:
+    description: The cluster network this uplink serves (must exist; not C(mgmt)).
+    type: str
+    required: true
+  description:
+    description: Free text.
+    type: str
+  nics:
+    description: The node NICs to bond, for example C([eth1, eth2]). Required with O(state=present).
+    type: list
+    elements: str
+  bond_mode:
+    description: The bond mode.
+    type: str
+    choices: [balance-rr, active-backup, balance-xor, broadcast, 802.3ad, balance-tlb, balance-alb]
+    default: active-backup
+  miimon:
+    description: Link monitoring interval of the bond in milliseconds (0 turns it off).
+    type: int
+  mtu:
+    description: MTU of the uplink (576-9000); the cluster's VLAN networks carry it too. Unset means 1500.
+    type: int
+  tx_queue_len:
+    description: Transmit queue length of the uplink.
+    type: int
+  hardware_addr:
+    description: MAC address of the bond.
+    type: str
+  node_selector:
+    description:
+      - Labels of the nodes this uplink applies to. Unset selects every node.
+    type: dict
+  state:
+    description: V(present) creates or updates; V(absent) deletes.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - harvester.network.cluster_auth
+  - harvester.network.cluster_auth.apply
+  - harvester.network.cluster_auth.generation
+attributes:
+  check_mode:
+    support: full
+    description: Writes are sent as a server-side dry run.
+  diff_mode:
+    support: full
+    description: Returns before/after of the VlanConfig.
+'''
+
+EXAMPLES = r'''
+- name: Bond eth1 and eth2 (LACP) as the uplink of cluster network data on rack 1
+  harvester.network.vlan_config:
+    name: data-rack1
+    cluster_network: data
+    nics: [eth1, eth2]
+    bond_mode: 802.3ad
+    miimon: 100
+    mtu: 9000
+    node_selector:
+      topology.kubernetes.io/zone: rack1
+'''
+
+RETURN = r'''
+vlan_config:
+  description: Name, cluster network and spec of the VlanConfig after the task.
+  returned: when O(state=present)
+  type: dict
+  sample: {"name": "data-rack1", "cluster_network": "data", "spec": {"clusterNetwork": "data"}}
+changes:
+  description: What was (or in check mode would be) written.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "VlanConfig", "name": "data-rack1", "action": "update", "fields": ["spec.uplink.nics"]}]
+'''
+
+from ansible_collections.harvester.network.plugins.module_utils.cluster.common import new_module, run
+from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import vlan_config_handler
+from ansible_collections.harvester.network.plugins.module_utils.cluster.validation import BOND_MODES
+
+
+def main():
+    module = new_module(dict(
+        name=dict(type='str', required=True),
+        cluster_network=dict(type='str', required=True),
+        description=dict(type='str'),
+        nics=dict(type='list', elements='str'),
+        bond_mode=dict(type='str', choices=list(BOND_MODES), default='active-backup'),
+        miimon=dict(type='int'),
+        mtu=dict(type='int'),
+        tx_queue_len=dict(type='int'),
+        hardware_addr=dict(type='str'),
+        node_selector=dict(type='dict'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ), generation=True, required_if=[('state', 'present', ['nics'])])
+    run(module, vlan_config_handler)
+
+
+if __name__ == '__main__':
+    main()

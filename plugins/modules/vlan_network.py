@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vlan_network
+short_description: Manage Harvester VLAN networks (NetworkAttachmentDefinitions)
+version_added: 0.1.0
+description:
+  - Writes the NetworkAttachmentDefinition exactly as Harvester builds it for the cluster's API generation; a bridge
+    CNI config on C(harvester-br0) (v0.3/v1.0) or on C(<cluster network>-br) with the uplink MTU (v1.1+), the VLAN ID,
+    C(promiscMode), Harvester's labels and its route annotation.
+  - One network (O(name)) or many (O(networks)); many are read with one LIST and only the ones that differ are
+    written, so a re-run costs a handful of requests.
+  - Refuses, before writing anything, duplicate VLAN IDs on one cluster network (unless O(allow_duplicate_vids)),
+    unknown cluster networks, and changing or deleting a network that a running VM uses.
+author:
+  - harvester.network developers (@harvester-network)
+options:
+  name:
+    description: Name of one network. Mutually exclusive with O(networks).
+    type: str
+  namespace:
+    description: Namespace of the network(s); the default for items of O(networks).
+    type: str
+    default: default
+  cluster_network:
+    description:
+      - The cluster network the VLANs ride on (Harvester v1.1+; required there, C(mgmt) for the management network).
+      - Leave unset on Harvester v0.3/v1.0, which has the one cluster network C(vlan).
+    type: str
+  network_type:
+    description:
+      - V(vlan) tags traffic with O(vlan_id); V(untagged) (Harvester v1.1+) carries untagged traffic of the uplink.
+      - The default for items of O(networks).
+    type: str
+    choices: [vlan, untagged]
+    default: vlan
+  vlan_id:
+    description: VLAN ID, 1-4094.
+    type: int
+  mtu:
+    description: MTU of the network (Harvester v1.1+). Unset means the MTU of the cluster network's uplink.
+    type: int
+  route:
+    description:
+      - Harvester's route annotation, which tells the UI and the DHCP checks the subnet.
+    type: dict
+    suboptions:
+      mode:
+        description: V(auto) learns the subnet by DHCP; V(manual) states it.
+        type: str
+        choices: [auto, manual]
+        default: auto
+      cidr:
+        description: The subnet, for example C(192.168.100.0/24); required with V(manual).
+        type: str
+      gateway:
+        description: The router, inside O(route.cidr); required with V(manual).
+        type: str
+      dhcp_server:
+        description: Address of the DHCP server (Harvester's C(serverIPAddr)).
+        type: str
+  description:
+    description: Free text stored in the C(field.cattle.io/description) annotation.
+    type: str
+  networks:
+    description:
+      - Many networks in one task. Module-level O(namespace) and O(network_type) are the defaults of each item.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the network.
+        type: str
+        required: true
+      namespace:
+        description: Namespace of the network.
+        type: str
+      network_type:
+        description: V(vlan) or V(untagged).
+        type: str
+        choices: [vlan, untagged]
+      vlan_id:
+        description: VLAN ID, 1-4094.
+        type: int
+      mtu:
+        description: MTU (Harvester v1.1+).
+        type: int
+      route:
+        description: Route annotation, as O(route).
+        type: dict
+        suboptions:
+          mode:
+            description: V(auto) or V(manual).
+            type: str
+            choices: [auto, manual]
+            default: auto
+          cidr:
+            description: The subnet.
+            type: str
+          gateway:
+            description: The router.
+            type: str
+          dhcp_server:
+            description: Address of the DHCP server.
+            type: str
+      description:
+        description: Free text.
+        type: str
+  prune:
+    description:
+      - With O(networks) and O(state=present), delete the networks of this cluster network that are not listed, in
+        the namespaces the task names.
+    type: bool
+    default: false
+  allow_duplicate_vids:
+    description: Allow two networks of one cluster network to use the same VLAN ID.
+    type: bool
+    default: false
+  state:
+    description: V(present) creates or updates; V(absent) deletes the named network(s).
+    type: str
+    choices: [present, absent]
+    default: present
+requirements:
+  - netaddr
+extends_documentation_fragment:
+  - harvester.network.cluster_auth
+  - harvester.network.cluster_auth.apply
+  - harvester.network.cluster_auth.generation
+attributes:
+  check_mode:
+    support: full
+    description: Writes are sent as a server-side dry run.
+  diff_mode:
+    support: full
+    description: Returns one before/after pair per network written.
+'''
+
+EXAMPLES = r'''
+- name: VLAN 100 on cluster network data, subnet stated
+  harvester.network.vlan_network:
+    name: vlan100
+    cluster_network: data
+    vlan_id: 100
+    route:
+      mode: manual
+      cidr: 192.168.100.0/24
+      gateway: 192.168.100.1
+
+- name: Exactly these networks on cluster network data in namespace lab
+  harvester.network.vlan_network:
+    namespace: lab
+    cluster_network: data
+    prune: true
+    networks:
+      - {name: vlan100, vlan_id: 100}
+      - {name: vlan200, vlan_id: 200}
+      - {name: native, network_type: untagged}
+'''
+
+RETURN = r'''
+generation:
+  description: The API generation the task worked with.
+  returned: always
+  type: str
+  sample: current
+networks:
+  description: The networks after the task, parsed.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  sample: [{"name": "vlan100", "namespace": "default", "cluster_network": "data", "network_type": "vlan",
+            "vlan_id": 100, "bridge": "data-br", "mtu": 1500}]
+changes:
+  description: What was (or in check mode would be) written.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "NetworkAttachmentDefinition", "namespace": "default", "name": "vlan100", "action": "create"}]
+'''
+
+from ansible_collections.harvester.network.plugins.module_utils.cluster.common import new_module, run
+from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import vlan_network_handler
+
+
+def route_options():
+    return dict(
+        mode=dict(type='str', choices=['auto', 'manual'], default='auto'),
+        cidr=dict(type='str'),
+        gateway=dict(type='str'),
+        dhcp_server=dict(type='str'),
+    )
+
+
+def main():
+    module = new_module(dict(
+        name=dict(type='str'),
+        namespace=dict(type='str', default='default'),
+        cluster_network=dict(type='str'),
+        network_type=dict(type='str', choices=['vlan', 'untagged'], default='vlan'),
+        vlan_id=dict(type='int'),
+        mtu=dict(type='int'),
+        route=dict(type='dict', options=route_options()),
+        description=dict(type='str'),
+        networks=dict(type='list', elements='dict', options=dict(
+            name=dict(type='str', required=True),
+            namespace=dict(type='str'),
+            network_type=dict(type='str', choices=['vlan', 'untagged']),
+            vlan_id=dict(type='int'),
+            mtu=dict(type='int'),
+            route=dict(type='dict', options=route_options()),
+            description=dict(type='str'),
+        )),
+        prune=dict(type='bool', default=False),
+        allow_duplicate_vids=dict(type='bool', default=False),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ), generation=True, mutually_exclusive=[('name', 'networks')], required_one_of=[('name', 'networks')])
+    run(module, vlan_network_handler, needs_netaddr=True)
+
+
+if __name__ == '__main__':
+    main()

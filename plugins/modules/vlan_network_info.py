@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vlan_network_info
+short_description: List Harvester VLAN networks
+version_added: 0.1.0
+description:
+  - Reads the NetworkAttachmentDefinitions that are Harvester bridge networks (one LIST) and returns them parsed;
+    VLAN ID, bridge, MTU, cluster network, route annotation.
+author:
+  - harvester.network developers (@harvester-network)
+options:
+  name:
+    description: Only the network of this name.
+    type: str
+  namespace:
+    description: Only networks in this namespace; unset means every namespace.
+    type: str
+  cluster_network:
+    description: Only networks of this cluster network (C(vlan) for Harvester v0.3/v1.0 networks).
+    type: str
+extends_documentation_fragment:
+  - harvester.network.cluster_auth
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+    description: Reads only.
+'''
+
+EXAMPLES = r'''
+- name: Networks of cluster network data
+  harvester.network.vlan_network_info:
+    cluster_network: data
+  register: nets
+'''
+
+RETURN = r'''
+networks:
+  description: The networks found.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name.
+      type: str
+      sample: vlan100
+    namespace:
+      description: Namespace.
+      type: str
+      sample: default
+    cluster_network:
+      description: Cluster network (from the label, or the bridge name).
+      type: str
+      sample: data
+    network_type:
+      description: C(vlan) or C(untagged).
+      type: str
+      sample: vlan
+    vlan_id:
+      description: VLAN ID (null when untagged).
+      type: int
+      sample: 100
+    bridge:
+      description: Node bridge the network attaches to.
+      type: str
+      sample: data-br
+    mtu:
+      description: MTU in the CNI config (null on Harvester v0.3/v1.0).
+      type: int
+      sample: 1500
+    route:
+      description: The parsed route annotation (mode, cidr, gateway, dhcp_server, connectivity), or null.
+      type: dict
+      sample: {"mode": "manual", "cidr": "192.168.100.0/24", "gateway": "192.168.100.1"}
+    description:
+      description: The description annotation.
+      type: str
+      sample: lab VLAN
+    ready:
+      description: Harvester's C(network.harvesterhci.io/ready) label, when set.
+      type: str
+      sample: "true"
+    config:
+      description: The CNI config, parsed.
+      type: dict
+      sample: {"type": "bridge", "bridge": "data-br", "vlan": 100}
+    labels:
+      description: The labels of the NetworkAttachmentDefinition.
+      type: dict
+      sample: {"network.harvesterhci.io/type": "L2VlanNetwork"}
+'''
+
+from ansible_collections.harvester.network.plugins.module_utils.cluster.common import new_module, run
+from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import vlan_network_info_handler
+
+
+def main():
+    module = new_module(dict(
+        name=dict(type='str'),
+        namespace=dict(type='str'),
+        cluster_network=dict(type='str'),
+    ), apply=False)
+    run(module, vlan_network_info_handler)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,76 @@
+"""The NetworkAttachmentDefinition config vlan_network writes, fed to the real bridge CNI plugin.
+
+This is the exact Multus/Harvester data path of a VM NIC: the plugin reads ``spec.config`` on stdin, creates the
+node bridge (vlan_filtering on) and a veth whose host end is a bridge port with the network's VID as PVID untagged.
+A network namespace attached this way stands in for the VM.  Each test runs the plugin inside a "node" namespace
+(so the bridge lands there) with CNI_NETNS pointing at "VM" namespaces.
+"""
+
+import json
+import os
+import secrets
+
+import pytest
+
+from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import cni_config_json
+
+CNI_BIN = '/usr/lib/cni'
+BRIDGE_PLUGIN = os.path.join(CNI_BIN, 'bridge')
+
+
+def cni_add(node, vm, config, ifname='eth0'):
+    """Run the bridge plugin's ADD in ``node`` for the namespace ``vm``; returns the plugin's JSON result."""
+    env = ['env', 'CNI_COMMAND=ADD', 'CNI_CONTAINERID=%s' % secrets.token_hex(8), 'CNI_NETNS=%s' % vm.path,
+           'CNI_IFNAME=%s' % ifname, 'CNI_PATH=%s' % CNI_BIN]
+    result = node.run(env + [BRIDGE_PLUGIN], input=config)
+    return json.loads(result.stdout)
+
+
+def host_port(node, bridge):
+    """The veth ports of ``bridge`` in ``node`` (names)."""
+    links = json.loads(node.ip('-j', 'link', 'show', 'master', bridge).stdout)
+    return [link['ifname'] for link in links]
+
+
+def vlans_of(node, port):
+    entries = json.loads(node.bridge('-j', 'vlan', 'show', 'dev', port).stdout)
+    for entry in entries:
+        if entry.get('ifname') == port:
+            return entry['vlans']
+    return []
+
+
+@pytest.mark.parametrize('generation, cluster_network, mtu, bridge', [
+    ('legacy', None, None, 'harvester-br0'),
+    ('current', 'data', 1400, 'data-br'),
+])
+def test_plugin_puts_vm_port_on_bridge_with_pvid_untagged(make_netns, generation, cluster_network, mtu, bridge):
+    node, vm = make_netns('node'), make_netns('vm')
+    config = cni_config_json(generation, 'vlan100', cluster_network, 100, mtu)
+    result = cni_add(node, vm, config)
+    assert result['interfaces'][0]['name'] == bridge
+
+    details = json.loads(node.ip('-d', '-j', 'link', 'show', bridge).stdout)[0]
+    assert details['linkinfo']['info_kind'] == 'bridge'
+    assert details['linkinfo']['info_data']['vlan_filtering'] == 1
+    assert details['flags'].count('PROMISC') or details.get('promiscuity', 0) > 0
+
+    ports = host_port(node, bridge)
+    assert len(ports) == 1
+    vlans = vlans_of(node, ports[0])
+    assert {'vlan': 100, 'flags': ['PVID', 'Egress Untagged']} in vlans
+    vm_link = json.loads(vm.ip('-j', 'link', 'show', 'eth0').stdout)[0]
+    if mtu:
+        assert vm_link['mtu'] == mtu
+
+
+def test_same_vlan_talks_other_vlan_is_cut_off(make_netns):
+    node = make_netns('node')
+    vms = {name: make_netns(name) for name in ('a', 'b', 'c')}
+    for name, vid in (('a', 100), ('b', 100), ('c', 200)):
+        cni_add(node, vms[name], cni_config_json('current', 'vlan%d' % vid, 'data', vid, 1500))
+    for index, name in enumerate(('a', 'b', 'c')):
+        vms[name].ip('addr', 'add', '10.99.0.%d/24' % (index + 1), 'dev', 'eth0')
+    assert vms['a'].run(['ping', '-c', '1', '-W', '2', '10.99.0.2'], check_rc=False).returncode == 0
+    assert vms['a'].run(['ping', '-c', '1', '-W', '1', '10.99.0.3'], check_rc=False).returncode != 0
+    assert vms['c'].run(['ping', '-c', '1', '-W', '1', '10.99.0.2'], check_rc=False).returncode != 0
