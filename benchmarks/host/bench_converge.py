@@ -1,0 +1,352 @@
+"""Benchmark the host engine: converge a Harvester node (a 2-slave 802.3ad bond, a VLAN-filtering bridge over it, the
+bond trunking VLANs 2-4094, 100 VM-like veth ports each with its own PVID, untagged) with harvester.network, and
+the same end state with ``ip -batch`` + ``bridge -batch``, in the same run, on the same kernel; then the engine's
+no-op re-check; then ansible-playbook wall times for host_network against a play running ip/bridge through
+ansible.builtin.command.
+
+Run it where the kernel has bonding and VLAN filtering, e.g. in the kernel bed's guest, writing into the docs:
+
+    python -m testbeds.kernel run --rw docs --timeout 3000 -- \\
+        ~/.cache/harvester-network/venv/bin/python benchmarks/host/bench_converge.py --write docs/benchmarks.md
+
+Not a test: it measures and reports.  Every converge is checked to reach the same end state as ip/bridge.
+"""
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
+from testbeds.collection import collections_root  # noqa: E402  pylint: disable=wrong-import-position
+
+sys.path.insert(0, collections_root())
+os.environ['ANSIBLE_COLLECTIONS_PATH'] = collections_root()
+
+VMS = 100
+BEGIN = '<!-- host-benchmark:begin -->'
+END = '<!-- host-benchmark:end -->'
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+@contextlib.contextmanager
+def netns(name):
+    target = os.open('/run/netns/%s' % name, os.O_RDONLY)
+    saved = os.open('/proc/thread-self/ns/net', os.O_RDONLY)
+    try:
+        if _LIBC.setns(target, 0x40000000):
+            raise OSError(ctypes.get_errno(), 'setns')
+        yield
+    finally:
+        _LIBC.setns(saved, 0x40000000)
+        os.close(saved)
+        os.close(target)
+
+
+def sh(argv, **kwargs):
+    return subprocess.run(argv, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def make_node(name):
+    """NICs eth1/eth2 cabled to a switch namespace, and VM ports vm0..vm99 (veth, the VM ends stay down)."""
+    sh(['ip', 'netns', 'add', name])
+    sh(['ip', 'netns', 'add', name + '-sw'])
+    lines = ['link set lo up']
+    for nic in ('eth1', 'eth2'):
+        lines += ['link add %s type veth peer name sw-%s netns %s-sw' % (nic, nic, name), 'link set %s up' % nic]
+    for index in range(VMS):
+        lines.append('link add vm%d type veth peer name vm%dp' % (index, index))
+    sh(['ip', '-netns', name, '-batch', '-'], input='\n'.join(lines) + '\n')
+    sh(['ip', '-netns', name + '-sw', '-batch', '-'], input='link set sw-eth1 up\nlink set sw-eth2 up\n')
+
+
+def destroy(name):
+    for ns in (name, name + '-sw'):
+        subprocess.run(['ip', 'netns', 'del', ns], check=False)
+
+
+def engine_params():
+    return {
+        'state': 'replaced',
+        'bonds': [{'name': 'bo0', 'mode': '802.3ad', 'slaves': ['eth1', 'eth2'], 'miimon': 100}],
+        'bridges': [{'name': 'br0', 'uplink': 'bo0', 'ports': ['vm%d' % i for i in range(VMS)]}],
+        'vlans': [{'port': 'bo0', 'vids': '2-4094'}] + [{'port': 'vm%d' % i, 'pvid': 100 + i} for i in range(VMS)],
+        'probes': {'enabled': False},
+    }
+
+
+def batch_files(folder):
+    """The same end state, written as iproute2 batch files (what a careful shell script would do)."""
+    links = ['link add bo0 type bond mode 802.3ad miimon 100',
+             'link set eth1 down', 'link set eth1 master bo0',
+             'link set eth2 down', 'link set eth2 master bo0',
+             'link add br0 type bridge vlan_filtering 1 vlan_default_pvid 1 stp_state 0',
+             'link set br0 promisc on',
+             'link set bo0 master br0', 'link set bo0 up']
+    links += ['link set vm%d master br0 up' % i for i in range(VMS)]
+    links += ['link set br0 up']
+    vlans = ['vlan add dev bo0 vid 2-4094']
+    for i in range(VMS):
+        vlans += ['vlan add dev vm%d vid %d pvid untagged' % (i, 100 + i), 'vlan del dev vm%d vid 1' % i]
+    paths = (os.path.join(folder, 'links.batch'), os.path.join(folder, 'vlans.batch'))
+    for path, lines in zip(paths, (links, vlans)):
+        with open(path, 'w') as stream:
+            stream.write('\n'.join(lines) + '\n')
+    return paths, len(links) + len(vlans)
+
+
+def end_state(name):
+    from ansible_collections.harvester.network.plugins.module_utils.host import facts
+    from ansible_collections.harvester.network.plugins.module_utils.host.netlink import Netlink
+    with netns(name):
+        nl = Netlink()
+    try:
+        state = nl.read()
+    finally:
+        nl.close()
+    return facts.comparable(state)
+
+
+def bench_engine(name):
+    from ansible_collections.harvester.network.plugins.module_utils.host import engine
+    with netns(name):
+        start = time.perf_counter()
+        result = engine.run('host_network', engine_params(), validated=False)
+        elapsed = time.perf_counter() - start
+        start = time.perf_counter()
+        again = engine.run('host_network', engine_params(), validated=False)
+        noop = time.perf_counter() - start
+    assert result['changed'] and not again['changed'], again.get('commands')
+    return elapsed, noop, result, again
+
+
+def bench_batches(name, files):
+    start = time.perf_counter()
+    sh(['ip', '-netns', name, '-batch', files[0]])
+    sh(['bridge', '-netns', name, '-batch', files[1]])
+    return time.perf_counter() - start
+
+
+def write_interpreter(folder, name):
+    path = os.path.join(folder, 'python-%s' % name)
+    with open(path, 'w') as stream:
+        stream.write('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (shlex.quote(name), shlex.quote(sys.executable)))
+    os.chmod(path, 0o755)
+    return path
+
+
+def playbook(folder, name, play):
+    book = os.path.join(folder, 'play-%s.yml' % name)
+    with open(book, 'w') as stream:
+        json.dump(play, stream)  # JSON is YAML
+    inventory = os.path.join(folder, 'inventory-%s' % name)
+    with open(inventory, 'w') as stream:
+        stream.write('%s ansible_connection=local ansible_python_interpreter=%s\n' % (
+            name, write_interpreter(folder, name)))
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='False', ANSIBLE_LOCAL_TEMP=os.path.join(folder, 'tmp'),
+               ANSIBLE_NOCOLOR='1', HARVESTER_NETWORK_ROOT=os.path.join(folder, 'root'))
+    command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory, book]
+    start = time.perf_counter()
+    result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode:
+        raise RuntimeError('ansible-playbook failed:\n%s' % result.stdout[-4000:])
+    changed = int(re.search(r'changed=(\d+)', result.stdout).group(1))
+    return elapsed, changed
+
+
+def engine_play(name):
+    return [{'hosts': name, 'gather_facts': False, 'tasks': [
+        {'name': 'converge the node', 'harvester.network.host_network': engine_params()}]}]
+
+
+def command_play(name, files):
+    return [{'hosts': name, 'gather_facts': False, 'tasks': [
+        {'name': 'is the node converged', 'ansible.builtin.command': 'ip link show bo0', 'register': 'check',
+         'failed_when': False, 'changed_when': False},
+        {'name': 'links', 'ansible.builtin.command': 'ip -batch %s' % files[0], 'when': 'check.rc != 0'},
+        {'name': 'vlans', 'ansible.builtin.command': 'bridge -batch %s' % files[1], 'when': 'check.rc != 0'},
+    ]}]
+
+
+def machine():
+    cpu = 'unknown CPU'
+    with open('/proc/cpuinfo') as stream:
+        for line in stream:
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    vendor = ''
+    try:
+        with open('/sys/class/dmi/id/sys_vendor') as stream:
+            vendor = stream.read().strip()
+    except OSError:
+        pass
+    accel = 'QEMU guest, software emulation (TCG)' if vendor == 'QEMU' else 'native'
+    import pyroute2  # pylint: disable=import-outside-toplevel
+    import ansible.release  # pylint: disable=import-outside-toplevel
+    return {'kernel': platform.release(), 'cpu': cpu, 'cpus': os.cpu_count(), 'where': accel,
+            'python': platform.python_version(), 'pyroute2': pyroute2.__version__,
+            'ansible': ansible.release.__version__, 'load': os.getloadavg()}
+
+
+def import_cost():
+    """Seconds for a fresh Python to import pyroute2, to do nothing, and to import the engine (what a module pays)."""
+    def timed(code):
+        samples = []
+        for _attempt in range(3):
+            start = time.perf_counter()
+            sh([sys.executable, '-c', code], env=dict(os.environ, PYTHONPATH=collections_root()))
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+    engine = ('from ansible_collections.harvester.network.plugins.module_utils.host import engine, netlink, nlmsg')
+    return timed('import pyroute2'), timed('pass'), timed(engine)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
+    parser.add_argument('--repeat', type=int, default=5, help='runs of the engine and of ip/bridge (median)')
+    parser.add_argument('--playbook-repeat', type=int, default=2, help='runs of each ansible-playbook case')
+    parser.add_argument('--write', metavar='MARKDOWN', help='replace the host section of this file')
+    args = parser.parse_args()
+    folder = tempfile.mkdtemp(prefix='hn-bench-')
+    files, batch_lines = batch_files(folder)
+    results = {'engine': [], 'noop': [], 'batch': [], 'timings': [], 'requests': 0, 'operations': 0,
+               'noop_timings': []}
+    started = time.perf_counter()
+    import_time, bare_python, engine_import = import_cost()
+    # Warm up (imports, first-use paths) on a throw-away node, so every timed run sees the same warm process.
+    make_node('hnb-warm')
+    try:
+        bench_engine('hnb-warm')
+    finally:
+        destroy('hnb-warm')
+    for run in range(args.repeat):
+        for way in ('engine', 'batch') if run % 2 == 0 else ('batch', 'engine'):
+            name = 'hnb-%s-%d' % (way, run)
+            make_node(name)
+            try:
+                if way == 'engine':
+                    elapsed, noop, result, again = bench_engine(name)
+                    results['engine'].append(elapsed)
+                    results['noop'].append(noop)
+                    results['timings'].append(result['timings'])
+                    results['noop_timings'].append(again['timings'])
+                    results['operations'] = len(result['plan'])
+                    results['requests'] = sum(len(op_requests(op)) for op in result['plan'])
+                    state = end_state(name)
+                else:
+                    results['batch'].append(bench_batches(name, files))
+                    state = end_state(name)
+                results.setdefault('states', []).append(scrub(state))
+            finally:
+                destroy(name)
+        sys.stderr.write('run %d: engine %.2fs, ip/bridge %.2fs\n' % (run, results['engine'][-1], results['batch'][-1]))
+    assert all(state == results['states'][0] for state in results['states']), 'end states differ'
+    plays = {}
+    for label in ('engine', 'command'):
+        for run in range(args.playbook_repeat):
+            name = 'hnp-%s-%d' % (label, run)
+            make_node(name)
+            try:
+                play = engine_play(name) if label == 'engine' else command_play(name, files)
+                converge = playbook(folder, name, play)
+                noop = playbook(folder, name, play)
+                plays.setdefault(label, []).append((converge, noop))
+                results.setdefault('states', []).append(scrub(end_state(name)))
+            finally:
+                destroy(name)
+            sys.stderr.write('playbook %s %d: converge %.1fs, no-op %.1fs\n' % (label, run, converge[0], noop[0]))
+    assert all(state == results['states'][0] for state in results['states']), 'end states differ (playbooks)'
+    report = render(results, plays, machine(), (import_time, bare_python, engine_import), batch_lines,
+                    time.perf_counter() - started)
+    print(report)
+    if args.write:
+        replace_section(args.write, report)
+
+
+def op_requests(op_dict):
+    """Netlink requests one planned operation sends (from its kind; see ops.py)."""
+    if op_dict['op'] == 'set_vlans':
+        return [1] * ((1 if op_dict.get('add') else 0) + (1 if op_dict.get('remove') else 0))
+    return [1]
+
+
+def scrub(state):
+    """End state without what legitimately differs between two nodes (MACs are not in it; ifindexes neither)."""
+    return json.loads(json.dumps(state, sort_keys=True, default=str))
+
+
+def render(results, plays, info, imports, batch_lines, total):
+    med = statistics.median
+    engine, batch, noop = med(results['engine']), med(results['batch']), med(results['noop'])
+    best_engine, best_batch = min(results['engine']), min(results['batch'])
+    best_apply = min(t.get('apply', 0) for t in results['timings'])
+    phase = dict((key, med(t.get(key, 0) for t in results['timings'])) for key in ('read', 'plan', 'apply', 'verify'))
+    noop_phase = dict((key, med(t.get(key, 0) for t in results['noop_timings'])) for key in ('read', 'plan'))
+    lines = [BEGIN, '## Host: converge a node (2-slave bond, VLAN bridge, 2-4094 trunk, %d VM ports with PVIDs)' % VMS, '',
+             'Measured by `benchmarks/host/bench_converge.py` (`make bench`-style: `python -m testbeds.kernel run --rw docs '
+             '-- <venv>/bin/python benchmarks/host/bench_converge.py --write docs/benchmarks.md`).',
+             '',
+             'Machine: %(where)s, Linux %(kernel)s, %(cpus)s vCPU (%(cpu)s); Python %(python)s, pyroute2 %(pyroute2)s, '
+             'ansible-core %(ansible)s; load average at the end %(load0).1f (a shared 2-core machine: other '
+             'builds and guests ran at the same time).' % dict(info, load0=info['load'][0]),
+             '', 'End state: an 802.3ad bond over two veth NICs, a VLAN-filtering bridge over it, VIDs 2-4094 tagged '
+             'on the bond (VID 1 its untagged PVID), %d veth VM ports on the bridge, each with its own PVID untagged and '
+             'nothing else. Every run starts from a fresh network namespace; all runs reach the same end state '
+             '(checked).' % VMS, '',
+             '| way | median of %d | vs ip/bridge | best | vs best ip/bridge |' % len(results['engine']),
+             '|---|---:|---:|---:|---:|',
+             '| `ip -batch` (%d lines) + `bridge -batch`, two processes | %.3f s | 1.00x | %.3f s | 1.00x |'
+             % (batch_lines, batch, best_batch),
+             '| harvester.network engine (Python API, warm process): read, plan, apply, verify | %.3f s | %.2fx | '
+             '%.3f s | %.2fx |' % (engine, engine / batch, best_engine, best_engine / best_batch),
+             '| of which: read %.3f s, plan %.3f s, apply %.3f s (%d operations, %d netlink requests), verify %.3f s '
+             '| | | | |' % (phase['read'], phase['plan'], phase['apply'], results['operations'], results['requests'],
+                            phase['verify']),
+             '| engine, apply only (what ip/bridge does) | %.3f s | %.2fx | %.3f s | %.2fx |'
+             % (phase['apply'], phase['apply'] / batch, best_apply, best_apply / best_batch),
+             '| engine no-op re-check (read + plan, nothing to do) | %.3f s | | %.3f s | |' % (noop, min(results['noop'])),
+             '| of which: read %.3f s, plan %.3f s | | | | |' % (noop_phase['read'], noop_phase['plan']),
+             '', 'Process start-up is not in the engine rows. A fresh Python here takes %.2f s to start, %.2f s to '
+             'import the engine (what a module task pays; pyroute2 is not imported by the default codec) and %.2f s '
+             'to import pyroute2.' % (imports[1], imports[2], imports[0]), '']
+    if plays:
+        lines += ['| ansible-playbook (one node) | converge | no-op re-run |', '|---|---:|---:|']
+        names = {'engine': '`harvester.network.host_network` (1 task)',
+                 'command': '`ansible.builtin.command` running ip/bridge batches (check + 2 tasks)'}
+        for label in ('engine', 'command'):
+            runs = plays.get(label) or []
+            if runs:
+                converge = med(run[0][0] for run in runs)
+                lines.append('| %s | %.1f s | %.1f s |' % (names[label], converge, med(run[1][0] for run in runs)))
+        lines += ['', 'Medians of %d runs each; the no-op re-run of the command play only checks that `bo0` exists '
+                      '(it cannot tell a half-configured node from a converged one), the module re-reads and '
+                      're-plans everything.' % len(plays.get('engine', [])), '']
+    lines += ['Benchmark wall time: %.0f s.' % total, END]
+    return '\n'.join(lines)
+
+
+def replace_section(path, section):
+    text = open(path).read() if os.path.exists(path) else '# Benchmarks\n'
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip('\n') + '\n\n' + section + '\n'
+    with open(path, 'w') as stream:
+        stream.write(text)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,964 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) harvester.network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Typed plan operations.
+
+Each operation knows four things and nothing else:
+
+* ``to_dict()`` / ``command()``: how it shows in a plan (with the iproute2 command that would do the same);
+* ``simulate(state)``: what the Linux kernel does to the canonical state when it runs (side effects included:
+  a port joining a VLAN-filtering bridge gets the default PVID, a released bond slave goes down, ...).
+  Check mode predicts with this; the planner uses it to see intermediate states;
+* ``requests(index)``: the netlink requests that carry it out (pyroute2 call specs; no I/O here);
+* ``inverse(before)``: the operations that undo it, given the state before it ran (the apply journal).
+
+No third-party imports: the planner and its unit tests run without pyroute2 and without root.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.harvester.network.plugins.module_utils.host import model
+from ansible_collections.harvester.network.plugins.module_utils.host.vids import format_ranges, to_ranges
+
+IFF_UP = 0x1
+IFF_PROMISC = 0x100
+BRIDGE_FLAGS_SELF = 0x2
+VLAN_RANGE_BEGIN = 0x8
+VLAN_RANGE_END = 0x10
+AF_BRIDGE = 7
+
+# The bond options in the order the kernel's bond_changelink() applies them (it matters: miimon before
+# updelay, miimon/arp_interval switch each other off).
+BOND_KERNEL_ORDER = ('mode', 'miimon', 'updelay', 'downdelay', 'arp_interval', 'arp_ip_target', 'primary',
+                     'xmit_hash_policy', 'min_links', 'lacp_rate', 'ad_select')
+BOND_NLA = {
+    'mode': 'bond_mode', 'miimon': 'bond_miimon', 'updelay': 'bond_updelay', 'downdelay': 'bond_downdelay',
+    'arp_interval': 'bond_arp_interval', 'arp_ip_target': 'bond_arp_ip_target', 'primary': 'bond_primary',
+    'xmit_hash_policy': 'bond_xmit_hash_policy', 'min_links': 'bond_min_links',
+    'lacp_rate': 'bond_ad_lacp_rate', 'ad_select': 'bond_ad_select',
+}
+BRIDGE_NLA = {'vlan_filtering': 'br_vlan_filtering', 'stp': 'br_stp_state', 'default_pvid': 'br_vlan_default_pvid'}
+_ARP_MODES = model.BOND_OPTION_MODES['arp_interval']
+
+
+class Request:
+    """One netlink request, as a pyroute2 call: ``getattr(ipr, method)(command, **kwargs)``.
+
+    ``refs`` lists keyword arguments whose value is a link *name* to be turned into an ifindex when
+    the request is compiled (links created earlier in the same run have no index before that).
+    """
+
+    def __init__(self, method, command, refs=(), **kwargs):
+        self.method = method
+        self.command = command
+        self.refs = tuple(refs)
+        self.kwargs = kwargs
+
+    def __repr__(self):
+        return 'Request(%s %s %r)' % (self.method, self.command, self.kwargs)
+
+
+class Op:
+    """Base class: subclasses set ``name`` and ``fields`` and implement the four methods."""
+
+    name = 'op'
+    fields = ()
+    # A note shown in the plan when the kernel forces something disruptive.
+    note = None
+
+    def __init__(self, **kwargs):
+        for field in self.fields:
+            setattr(self, field, kwargs.pop(field, None))
+        self.note = kwargs.pop('note', None)
+        if kwargs:
+            raise TypeError('%s: unexpected fields %s' % (self.name, sorted(kwargs)))
+
+    def to_dict(self):
+        result = {'op': self.name}
+        for field in self.fields:
+            value = getattr(self, field)
+            if isinstance(value, (set, frozenset)):
+                value = sorted(value)
+            result[field] = value
+        if self.note:
+            result['note'] = self.note
+        result['command'] = self.command()
+        return result
+
+    def __eq__(self, other):
+        return isinstance(other, Op) and self.to_dict() == other.to_dict()
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(self.command())
+
+    def __repr__(self):
+        return '<%s>' % self.command()
+
+    def targets(self):
+        """Link names this operation touches (for messages and for the rollback scope)."""
+        return [getattr(self, 'link', None)]
+
+    def command(self):
+        raise NotImplementedError
+
+    def simulate(self, state):
+        raise NotImplementedError
+
+    def requests(self):
+        raise NotImplementedError
+
+    def inverse(self, before):
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- kernel model helpers
+
+def _bridge_mtu_follow_ports(state, bridge, joined=None):
+    """A bridge whose MTU was never set explicitly takes the smallest MTU of its ports (br_mtu_auto_adjust).
+
+    ``joined``: the port that just joined (then the new minimum needs no scan of all links).
+    """
+    info = state['bridges'].get(bridge)
+    if info is None:
+        return
+    pinned = info.get('mtu_pinned')
+    if pinned:
+        return
+    if pinned is None:
+        state['links'][bridge]['mtu'] = None  # unknown: depends on how the MTU was set before we came
+        return
+    if joined is not None:
+        ports = info.get('_ports')
+        mtu = state['links'][joined]['mtu']
+        current = state['links'][bridge]['mtu']
+        if ports:  # the bridge had ports before: the minimum can only go down
+            state['links'][bridge]['mtu'] = None if mtu is None or current is None else min(mtu, current)
+        else:
+            state['links'][bridge]['mtu'] = mtu
+        info['_ports'] = (ports or 0) + 1
+        return
+    port_mtus = [state['links'][port]['mtu'] for port in model.members(state, bridge)]
+    info['_ports'] = len(port_mtus)
+    if not port_mtus:
+        state['links'][bridge]['mtu'] = 1500  # br_mtu_min() of a bridge without ports: ETH_DATA_LEN
+        return
+    if None in port_mtus:
+        state['links'][bridge]['mtu'] = None
+    else:
+        state['links'][bridge]['mtu'] = min(port_mtus)
+
+
+def _is_default_pvid_entry(table, vid):
+    """br_vlan.c vlan_default_pvid(): ``vid`` is the PVID and egresses untagged."""
+    flags = table.get(vid)
+    return bool(vid) and flags is not None and flags & model.BRIDGE_VLAN_PVID and flags & model.BRIDGE_VLAN_UNTAGGED
+
+
+def set_default_pvid(state, bridge, new):
+    """Kernel semantics of changing a bridge's default PVID (br_vlan.c __br_vlan_set_default_pvid):
+    the bridge and each port still carrying the old default PVID untagged move to the new one, unless
+    they already have the new VID configured."""
+    old = state['bridges'][bridge]['default_pvid']
+    state['bridges'][bridge]['default_pvid'] = new
+    if old == new:
+        return
+    for name in [bridge] + model.members(state, bridge):
+        table = state['vlans'].setdefault(name, {})
+        if not new:
+            if _is_default_pvid_entry(table, old):
+                del table[old]
+            continue
+        if old and not _is_default_pvid_entry(table, old):
+            continue
+        if new in table:
+            continue
+        _vlan_set(table, new, model.BRIDGE_VLAN_PVID | model.BRIDGE_VLAN_UNTAGGED)
+        table.pop(old, None)
+
+
+def _vlan_set(table, vid, flags):
+    if flags & model.BRIDGE_VLAN_PVID:
+        for other, other_flags in list(table.items()):
+            if other_flags & model.BRIDGE_VLAN_PVID:
+                table[other] = other_flags & ~model.BRIDGE_VLAN_PVID
+    table[vid] = flags
+
+
+def apply_bond_options(bond, options):
+    """Apply bond option changes the way bond_changelink() does, side effects included.
+
+    The kernel keeps up/downdelay as a number of miimon intervals ("ticks") and reports ticks * miimon, so they
+    are modelled as ticks: changing miimon scales them, switching MII monitoring off hides them.
+    """
+    miimon = bond.get('miimon') or 0
+    ticks = {}
+    for key in ('updelay', 'downdelay'):
+        ticks[key] = bond.get('_%s_ticks' % key)
+        if ticks[key] is None:
+            ticks[key] = (bond.get(key) or 0) // miimon if miimon else 0
+    for key in BOND_KERNEL_ORDER:
+        if key not in options:
+            continue
+        value = options[key]
+        if key == 'mode':
+            if value not in _ARP_MODES:
+                # bond_option_mode_set(): no ARP monitoring in this mode, and MII monitoring on by default.
+                bond['arp_interval'] = 0
+                if not bond.get('miimon'):
+                    bond['miimon'] = model.BOND_DEFAULT_MIIMON
+            bond['mode'] = value
+        elif key == 'miimon':
+            bond['miimon'] = value
+            if value:
+                bond['arp_interval'] = 0
+        elif key in ('updelay', 'downdelay'):
+            current = bond.get('miimon') or 0
+            if current:
+                ticks[key] = value // current
+        elif key == 'arp_interval':
+            bond['arp_interval'] = value
+            if value:
+                bond['miimon'] = 0
+        elif key == 'arp_ip_target':
+            bond['arp_ip_target'] = sorted(value or [])
+        elif key == 'primary':
+            bond['_primary_name'] = value or None
+        else:
+            bond[key] = value
+    miimon = bond.get('miimon') or 0
+    for key in ('updelay', 'downdelay'):
+        bond['_%s_ticks' % key] = ticks[key]
+        bond[key] = ticks[key] * miimon
+
+
+def bond_reported_primary(state, bond_name):
+    """The kernel reports a primary only while that slave is in the bond."""
+    bond = state['bonds'][bond_name]
+    name = bond.get('_primary_name')
+    if name and state['links'].get(name, {}).get('master') == bond_name:
+        return name
+    return None
+
+
+def _drop_link_routes(state, name, families=(4, 6)):
+    for key, route in list(state['routes'].items()):
+        if route.get('interface') == name and _route_family(route) in families:
+            del state['routes'][key]
+
+
+def _route_family(route):
+    return 6 if ':' in route['dst'] else 4
+
+
+def restore_bridge_mtus(snapshot, ops):
+    """SetLinks that put back the MTU of every bridge whose ports ``ops`` changed: the kernel re-derives an unpinned
+    bridge MTU from its ports (br_mtu_auto_adjust), which the per-operation inverses cannot see.  Appended once at
+    the end of an undo, not per operation (that would cost a state copy per port)."""
+    touched = set()
+    for op in ops:
+        if isinstance(op, SetMaster):
+            touched.update([op.master, snapshot['links'].get(op.link, {}).get('master')])
+        elif isinstance(op, SetLink) and op.mtu is not None:
+            touched.add(snapshot['links'].get(op.link, {}).get('master'))
+    result = []
+    for name in sorted(name for name in touched if name in snapshot['bridges']):
+        mtu = snapshot['links'][name].get('mtu')
+        if mtu is not None:
+            result.append(SetLink(link=name, mtu=mtu))
+    return result
+
+
+def restore_side_effects(before, op):
+    """Ops that re-add the addresses and routes the kernel drops as a side effect of ``op``
+    (a link going down, the last IPv4 address going away, a primary address taking its secondaries)."""
+    after = model.clone_light(before)
+    op.simulate(after)
+    ops = []
+    for link, addresses in sorted(before['addresses'].items()):
+        if link not in after['links']:
+            continue
+        for address in sorted(addresses):
+            if address not in after['addresses'].get(link, {}) and not (
+                    isinstance(op, DelAddress) and op.link == link and op.address == address):
+                ops.append(AddAddress(link=link, address=address))
+    lost = [route for key, route in before['routes'].items() if key not in after['routes']
+            and not isinstance(op, DelRoute) and route.get('interface') in after['links']]
+    for route in sorted(lost, key=lambda r: (bool(r.get('gateway')), r['dst'] in ('0.0.0.0/0', '::/0'), r['dst'])):
+        ops.append(AddRoute(dst=route['dst'], gateway=route.get('gateway'), interface=route.get('interface'),
+                            metric=route['metric']))
+    return ops
+
+
+# --------------------------------------------------------------------------- link operations
+
+class CreateLink(Op):
+    """Create a bond or a bridge, down, with its options in the same request."""
+
+    name = 'create_link'
+    fields = ('link', 'kind', 'mtu', 'mac', 'options', 'promisc')
+
+    def command(self):
+        words = ['ip link add', self.link]
+        if self.mtu:
+            words.append('mtu %d' % self.mtu)
+        if self.mac:
+            words.append('address %s' % self.mac)
+        words.append('type %s' % self.kind)
+        for key in sorted(self.options or {}):
+            words.append(_option_text(self.kind, key, self.options[key]))
+        if self.promisc:
+            words.append('&& ip link set %s promisc on' % self.link)
+        return ' '.join(words)
+
+    def simulate(self, state):
+        state['links'][self.link] = {'kind': self.kind, 'mtu': self.mtu or 1500, 'up': False, 'master': None,
+                                     'max_mtu': 65535, 'index': None, 'mac': self.mac, 'mac_set': bool(self.mac),
+                                     'promisc': bool(self.promisc)}
+        options = dict(self.options or {})
+        if self.kind == 'bond':
+            bond = dict(model.BOND_DEFAULTS)
+            bond['_updelay_ticks'] = bond['_downdelay_ticks'] = 0
+            # A bond created over netlink starts as balance-rr with the module defaults; the mode is applied
+            # like a change (an 802.3ad bond gets MII monitoring at 100 ms).
+            apply_bond_options(bond, dict(options, mode=options.get('mode', 'balance-rr')))
+            state['bonds'][self.link] = bond
+        else:
+            bridge = dict(model.BRIDGE_DEFAULTS)
+            bridge['promisc'] = bool(self.promisc)
+            bridge['mtu_pinned'] = False
+            bridge['vlan_filtering'] = bool(options.get('vlan_filtering', False))
+            bridge['stp'] = bool(options.get('stp', False))
+            state['bridges'][self.link] = bridge
+            state['vlans'][self.link] = model.default_vlan_table(1)
+            if 'default_pvid' in options:
+                set_default_pvid(state, self.link, options['default_pvid'])
+
+    def requests(self):
+        kwargs = {'ifname': self.link, 'kind': self.kind}
+        if self.mtu:
+            kwargs['mtu'] = self.mtu
+        if self.mac:
+            kwargs['address'] = self.mac
+        if self.promisc:
+            kwargs['flags'] = IFF_PROMISC
+            kwargs['change'] = IFF_PROMISC
+        refs = []
+        for key, value in (self.options or {}).items():
+            nla, value = _option_nla(self.kind, key, value)
+            kwargs[nla] = value
+            if key == 'primary' and value:
+                refs.append(nla)
+        return [Request('link', 'add', refs=refs, **kwargs)]
+
+    def inverse(self, before):
+        return [DeleteLink(link=self.link)]
+
+
+class DeleteLink(Op):
+    """Delete a bond or bridge; the kernel releases its slaves/ports and drops its addresses and routes."""
+
+    name = 'delete_link'
+    fields = ('link',)
+
+    def command(self):
+        return 'ip link del %s' % self.link
+
+    def simulate(self, state):
+        name = self.link
+        link = state['links'].pop(name)
+        for member in model.members(state, name):
+            _detach(state, member, name)
+        if link.get('master'):
+            state['vlans'].pop(name, None)
+        state['vlans'].pop(name, None)
+        state['addresses'].pop(name, None)
+        _drop_link_routes(state, name)
+        state['bonds'].pop(name, None)
+        state['bridges'].pop(name, None)
+        if link.get('master') in state['bridges']:
+            _bridge_mtu_follow_ports(state, link['master'])
+
+    def requests(self):
+        return [Request('link', 'del', refs=('index',), index=self.link)]
+
+    def inverse(self, before):
+        # Re-creating a deleted link with everything hanging off it is a planning problem:
+        # the apply engine asks the planner for it (see apply.Journal).
+        return None
+
+
+class SetLink(Op):
+    """Change MTU, MAC or promiscuity of a link in one request."""
+
+    name = 'set_link'
+    fields = ('link', 'mtu', 'mac', 'promisc')
+
+    def command(self):
+        words = ['ip link set', self.link]
+        if self.mtu is not None:
+            words.append('mtu %d' % self.mtu)
+        if self.mac is not None:
+            words.append('address %s' % self.mac)
+        if self.promisc is not None:
+            words.append('promisc %s' % ('on' if self.promisc else 'off'))
+        return ' '.join(words)
+
+    def simulate(self, state):
+        link = state['links'][self.link]
+        if self.mac is not None:
+            link['mac'] = self.mac
+            link['mac_set'] = True  # addr_assign_type NET_ADDR_SET: ports and slaves no longer change it
+        if self.promisc is not None:
+            link['promisc'] = self.promisc
+            if self.link in state['bridges']:
+                state['bridges'][self.link]['promisc'] = self.promisc
+        if self.mtu is not None:
+            link['mtu'] = self.mtu
+            if self.link in state['bridges']:
+                state['bridges'][self.link]['mtu_pinned'] = True
+            if link['kind'] == 'bond':
+                for slave in model.members(state, self.link):
+                    state['links'][slave]['mtu'] = self.mtu
+            master = link.get('master')
+            if master in state['bridges']:
+                _bridge_mtu_follow_ports(state, master)
+
+    def requests(self):
+        kwargs = {'index': self.link}
+        if self.mtu is not None:
+            kwargs['mtu'] = self.mtu
+        if self.mac is not None:
+            kwargs['address'] = self.mac
+        if self.promisc is not None:
+            kwargs['flags'] = IFF_PROMISC if self.promisc else 0
+            kwargs['change'] = IFF_PROMISC
+        return [Request('link', 'set', refs=('index',), **kwargs)]
+
+    def inverse(self, before):
+        link = before['links'][self.link]
+        undo = {}
+        if self.mtu is not None and link.get('mtu') is not None:
+            undo['mtu'] = link['mtu']
+        if self.mac is not None and link.get('mac') is not None:
+            undo['mac'] = link['mac']
+        if self.promisc is not None:
+            undo['promisc'] = bool(link.get('promisc'))
+        return [SetLink(link=self.link, **undo)] if undo else []
+
+
+class SetBondOptions(Op):
+    """Change bond options in place (one request; the kernel applies them in bond_changelink() order)."""
+
+    name = 'set_bond_options'
+    fields = ('link', 'options')
+
+    def command(self):
+        return 'ip link set %s type bond %s' % (
+            self.link, ' '.join(_option_text('bond', key, self.options[key]) for key in sorted(self.options)))
+
+    def simulate(self, state):
+        apply_bond_options(state['bonds'][self.link], self.options)
+
+    def requests(self):
+        kwargs = {'index': self.link, 'kind': 'bond'}
+        refs = ['index']
+        for key, value in self.options.items():
+            nla, value = _option_nla('bond', key, value)
+            kwargs[nla] = value
+            if key == 'primary' and value:
+                refs.append(nla)
+        return [Request('link', 'set', refs=refs, **kwargs)]
+
+    def inverse(self, before):
+        old = before['bonds'][self.link]
+        after = dict(old)
+        apply_bond_options(after, self.options)
+        undo = {}
+        for key in BOND_KERNEL_ORDER:
+            if key == 'primary':
+                if 'primary' in self.options and old.get('_primary_name') != after.get('_primary_name'):
+                    undo['primary'] = old.get('_primary_name')
+            elif old.get(key) != after.get(key):
+                undo[key] = old.get(key)
+        # Restoring miimon scales up/downdelay: always restore them together (and only while miimon is on).
+        if 'miimon' in undo and old.get('miimon'):
+            undo['updelay'] = old.get('updelay', 0)
+            undo['downdelay'] = old.get('downdelay', 0)
+        if not old.get('miimon'):
+            undo.pop('updelay', None)
+            undo.pop('downdelay', None)
+        return [SetBondOptions(link=self.link, options=undo)] if undo else []
+
+
+class SetBridgeOptions(Op):
+    """Change bridge options (vlan_filtering, stp, default_pvid) in place."""
+
+    name = 'set_bridge_options'
+    fields = ('link', 'options')
+
+    def command(self):
+        return 'ip link set %s type bridge %s' % (
+            self.link, ' '.join(_option_text('bridge', key, self.options[key]) for key in sorted(self.options)))
+
+    def simulate(self, state):
+        bridge = state['bridges'][self.link]
+        for key in ('vlan_filtering', 'stp'):
+            if key in self.options:
+                bridge[key] = bool(self.options[key])
+        if 'default_pvid' in self.options:
+            set_default_pvid(state, self.link, self.options['default_pvid'])
+
+    def requests(self):
+        kwargs = {'index': self.link, 'kind': 'bridge'}
+        for key, value in self.options.items():
+            nla, value = _option_nla('bridge', key, value)
+            kwargs[nla] = value
+        return [Request('link', 'set', refs=('index',), **kwargs)]
+
+    def inverse(self, before):
+        old = before['bridges'][self.link]
+        undo = dict((key, old[key]) for key in self.options if old.get(key) != self.options[key])
+        ops = [SetBridgeOptions(link=self.link, options=undo)] if undo else []
+        if 'default_pvid' in undo:
+            # Moving the default PVID back may not restore every port exactly: re-assert the tables.
+            ops.extend(_restore_tables(before, [self.link] + model.members(before, self.link)))
+        return ops
+
+
+def _detach(state, member, master):
+    link = state['links'][member]
+    link['master'] = None
+    if master in state['bonds']:
+        # __bond_release_one(): the slave is closed, its MTU and MAC restored.
+        link['up'] = False
+        link['mtu'] = link.pop('_orig_mtu', None)
+        link['mac'] = link.pop('_orig_mac', None)
+        _drop_link_routes(state, member)
+        _drop_v6_addresses(state, member)
+    else:
+        state['vlans'].pop(member, None)
+
+
+def _drop_v6_addresses(state, name):
+    addresses = state['addresses'].get(name)
+    if addresses:
+        for address in [a for a in addresses if ':' in a]:
+            del addresses[address]
+
+
+class SetMaster(Op):
+    """Enslave a link to a bond or bridge, or release it (master None)."""
+
+    name = 'set_master'
+    fields = ('link', 'master', 'up')
+
+    def command(self):
+        text = 'ip link set %s %s' % (self.link, 'master %s' % self.master if self.master else 'nomaster')
+        if self.up:
+            text += ' up'
+        return text
+
+    def simulate(self, state):
+        link = state['links'][self.link]
+        old = link.get('master')
+        if old and old != self.master:
+            _detach(state, self.link, old)
+            if old in state['bridges']:
+                _bridge_mtu_follow_ports(state, old)
+        if self.master:
+            link['master'] = self.master
+            if self.master in state['bonds']:
+                bond_link = state['links'][self.master]
+                link['_orig_mtu'] = link.get('mtu')
+                link['_orig_mac'] = link.get('mac')
+                link['mtu'] = bond_link.get('mtu')
+                link['mac'] = None  # the bonding driver decides (mode, fail_over_mac)
+                link['up'] = True   # bond_enslave() opens the slave
+                if not bond_link.get('mac_set'):
+                    bond_link['mac'] = None
+            else:
+                bridge = state['bridges'][self.master]
+                state['vlans'][self.link] = model.default_vlan_table(bridge['default_pvid'])
+                _bridge_mtu_follow_ports(state, self.master, joined=self.link)
+                if not state['links'][self.master].get('mac_set'):
+                    state['links'][self.master]['mac'] = None  # the bridge takes the lowest port MAC
+        if self.up:
+            link['up'] = True
+
+    def requests(self):
+        kwargs = {'index': self.link, 'master': self.master or 0}
+        if self.up:
+            kwargs['state'] = 'up'
+        return [Request('link', 'set', refs=('index', 'master') if self.master else ('index',), **kwargs)]
+
+    def inverse(self, before):
+        link = before['links'][self.link]
+        old = link.get('master')
+        ops = []
+        if self.up and not link.get('up'):
+            ops.append(SetUp(link=self.link, up=False))
+        if old == self.master:
+            return ops
+        if self.master:
+            ops.append(SetMaster(link=self.link, master=None))
+            if self.master in before['bonds'] and link.get('up'):
+                ops.append(SetUp(link=self.link, up=True))
+        if old:
+            if old in before['bonds'] and link.get('up'):
+                ops.append(SetUp(link=self.link, up=False))
+            ops.append(SetMaster(link=self.link, master=old))
+            if old in before['bridges']:
+                ops.extend(_restore_tables(before, [self.link], after_join=True))
+        return ops
+
+
+class SetUp(Op):
+    """Set a link administratively up or down."""
+
+    name = 'set_up'
+    fields = ('link', 'up')
+
+    def command(self):
+        return 'ip link set %s %s' % (self.link, 'up' if self.up else 'down')
+
+    def simulate(self, state):
+        state['links'][self.link]['up'] = bool(self.up)
+        if not self.up:
+            # Going down flushes the link's routes and its IPv6 addresses.
+            _drop_link_routes(state, self.link)
+            _drop_v6_addresses(state, self.link)
+
+    def requests(self):
+        return [Request('link', 'set', refs=('index',), index=self.link, state='up' if self.up else 'down')]
+
+    def inverse(self, before):
+        was = bool(before['links'][self.link].get('up'))
+        if was == bool(self.up):
+            return []
+        return [SetUp(link=self.link, up=was)] + restore_side_effects(before, self)
+
+
+# --------------------------------------------------------------------------- VLAN membership
+
+class SetVlans(Op):
+    """Change one bridge port's (or the bridge's own) VLAN table: add/update entries, then remove entries.
+
+    ``add`` maps flags -> VIDs; VIDs sharing flags go as ranges in ONE request, so a 2-4094 trunk is one
+    netlink message, not 4093.
+    """
+
+    name = 'set_vlans'
+    fields = ('link', 'add', 'remove', 'bridge_self')
+
+    def __init__(self, **kwargs):
+        Op.__init__(self, **kwargs)
+        self.add = dict((flags, frozenset(vids)) for flags, vids in (self.add or {}).items() if vids)
+        self.remove = frozenset(self.remove or ())
+
+    def to_dict(self):
+        result = {'op': self.name, 'link': self.link}
+        if self.add:
+            result['add'] = [{'vids': format_ranges(vids), 'pvid': bool(flags & model.BRIDGE_VLAN_PVID),
+                              'untagged': bool(flags & model.BRIDGE_VLAN_UNTAGGED)}
+                             for flags, vids in sorted(self.add.items())]
+        if self.remove:
+            result['remove'] = format_ranges(self.remove)
+        if self.note:
+            result['note'] = self.note
+        result['command'] = self.command()
+        return result
+
+    def command(self):
+        words = []
+        suffix = ' self' if self.bridge_self else ''
+        for flags, vids in sorted(self.add.items()):
+            extra = ''
+            if flags & model.BRIDGE_VLAN_PVID:
+                extra += ' pvid'
+            if flags & model.BRIDGE_VLAN_UNTAGGED:
+                extra += ' untagged'
+            for first, last in to_ranges(vids):
+                vid = '%d' % first if first == last else '%d-%d' % (first, last)
+                words.append('bridge vlan add dev %s vid %s%s%s' % (self.link, vid, extra, suffix))
+        for first, last in to_ranges(self.remove):
+            vid = '%d' % first if first == last else '%d-%d' % (first, last)
+            words.append('bridge vlan del dev %s vid %s%s' % (self.link, vid, suffix))
+        return '; '.join(words)
+
+    def simulate(self, state):
+        table = state['vlans'].setdefault(self.link, {})
+        for flags, vids in sorted(self.add.items()):
+            for vid in vids:
+                _vlan_set(table, vid, flags)
+        for vid in self.remove:
+            table.pop(vid, None)
+
+    def requests(self):
+        result = []
+        head = [('IFLA_BRIDGE_FLAGS', BRIDGE_FLAGS_SELF)] if self.bridge_self else []
+        if self.add:
+            attrs = list(head)
+            for flags, vids in sorted(self.add.items()):
+                attrs.extend(_vlan_info_attrs(vids, flags))
+            result.append(Request('vlan_filter', 'add', refs=('index',), index=self.link,
+                                  IFLA_AF_SPEC={'attrs': attrs}))
+        if self.remove:
+            attrs = list(head) + _vlan_info_attrs(self.remove, 0)
+            result.append(Request('vlan_filter', 'del', refs=('index',), index=self.link,
+                                  IFLA_AF_SPEC={'attrs': attrs}))
+        return result
+
+    def inverse(self, before):
+        if self.link not in before['vlans']:
+            return _restore_tables(before, [self.link])
+        old = before['vlans'][self.link]
+        state = {'vlans': {self.link: dict(old)}}
+        self.simulate(state)
+        op = vlan_table_ops(self.link, state['vlans'][self.link], old, is_bridge=bool(self.bridge_self))
+        return [op] if op else []
+
+
+def _vlan_info_attrs(vids, flags):
+    attrs = []
+    for first, last in to_ranges(vids):
+        if first == last or flags & model.BRIDGE_VLAN_PVID:
+            # The PVID is a single VID (the kernel refuses it inside a range).
+            for vid in range(first, last + 1):
+                attrs.append(('IFLA_BRIDGE_VLAN_INFO', {'flags': flags, 'vid': vid}))
+        else:
+            attrs.append(('IFLA_BRIDGE_VLAN_INFO', {'flags': flags | VLAN_RANGE_BEGIN, 'vid': first}))
+            attrs.append(('IFLA_BRIDGE_VLAN_INFO', {'flags': flags | VLAN_RANGE_END, 'vid': last}))
+    return attrs
+
+
+def vlan_table_ops(link, current, wanted, is_bridge=False, note=None):
+    """The SetVlans that turns VLAN table ``current`` into ``wanted`` (None when they are equal)."""
+    add = {}
+    # A new PVID first: the kernel takes the PVID flag off the old one by itself, so the old entry may
+    # need nothing more.
+    after = dict(current)
+    for vid, flags in wanted.items():
+        if flags & model.BRIDGE_VLAN_PVID and current.get(vid) != flags:
+            add.setdefault(flags, set()).add(vid)
+            _vlan_set(after, vid, flags)
+    for vid, flags in wanted.items():
+        if after.get(vid) != flags:
+            add.setdefault(flags, set()).add(vid)
+    remove = set(current) - set(wanted)
+    if not add and not remove:
+        return None
+    return SetVlans(link=link, add=add, remove=remove, bridge_self=is_bridge or None, note=note)
+
+
+def _restore_tables(before, names, after_join=False):
+    """Ops that bring the VLAN tables of ``names`` back to ``before`` (used by inverses).
+
+    ``after_join``: the link has just re-joined its bridge, so its table is the default one.
+    """
+    ops = []
+    for name in names:
+        wanted = before['vlans'].get(name)
+        if wanted is None:
+            continue
+        if after_join:
+            master = before['links'][name].get('master')
+            current = model.default_vlan_table(before['bridges'][master]['default_pvid'])
+        else:
+            current = None  # unknown: assert the whole table (adds are idempotent, removes of absent VIDs too)
+        if current is None:
+            op = SetVlans(link=name, add=_group_by_flags(wanted), remove=set(range(1, 4095)) - set(wanted),
+                          bridge_self=(name in before['bridges']) or None)
+        else:
+            op = vlan_table_ops(name, current, wanted, is_bridge=name in before['bridges'])
+        if op:
+            ops.append(op)
+    return ops
+
+
+def _group_by_flags(table):
+    grouped = {}
+    for vid, flags in table.items():
+        grouped.setdefault(flags, set()).add(vid)
+    return grouped
+
+
+# --------------------------------------------------------------------------- addresses and routes
+
+class AddAddress(Op):
+    name = 'add_address'
+    fields = ('link', 'address')
+
+    def command(self):
+        return 'ip addr add %s dev %s' % (self.address, self.link)
+
+    def simulate(self, state):
+        addresses = state['addresses'].setdefault(self.link, {})
+        if self.address not in addresses:
+            secondary = False
+            if ':' not in self.address:
+                net = _ipv4_net(self.address)
+                secondary = any(':' not in other and _ipv4_net(other) == net for other in addresses)
+            addresses[self.address] = {'secondary': secondary}
+
+    def requests(self):
+        ip, prefix = self.address.split('/')
+        return [Request('addr', 'add', refs=('index',), index=self.link, address=ip, prefixlen=int(prefix))]
+
+    def inverse(self, before):
+        if self.address in before['addresses'].get(self.link, {}):
+            return []
+        return [DelAddress(link=self.link, address=self.address)]
+
+
+class DelAddress(Op):
+    name = 'del_address'
+    fields = ('link', 'address')
+
+    def command(self):
+        return 'ip addr del %s dev %s' % (self.address, self.link)
+
+    def simulate(self, state):
+        addresses = state['addresses'].get(self.link, {})
+        info = addresses.pop(self.address, None)
+        if info is None or ':' in self.address:
+            return
+        net = _ipv4_net(self.address)
+        if not info.get('secondary'):
+            # Deleting a primary IPv4 address takes its secondaries with it (promote_secondaries off),
+            # the planner removes them explicitly first, so this is only a safety net.
+            for other in [a for a in addresses if ':' not in a and _ipv4_net(a) == net]:
+                del addresses[other]
+        if not any(':' not in a for a in addresses):
+            # The last IPv4 address gone: the kernel flushes the link's IPv4 routes (fib_disable_ip).
+            _drop_link_routes(state, self.link, families=(4,))
+
+    def requests(self):
+        ip, prefix = self.address.split('/')
+        return [Request('addr', 'del', refs=('index',), index=self.link, address=ip, prefixlen=int(prefix))]
+
+    def inverse(self, before):
+        if self.address not in before['addresses'].get(self.link, {}):
+            return []
+        return [AddAddress(link=self.link, address=self.address)] + restore_side_effects(before, self)
+
+
+def _ipv4_net(text):
+    import ipaddress  # local: keeps this module's import list to the standard library's basics
+    return ipaddress.ip_interface(text).network
+
+
+class AddRoute(Op):
+    name = 'add_route'
+    fields = ('dst', 'gateway', 'interface', 'metric')
+
+    def targets(self):
+        return [self.interface]
+
+    def command(self):
+        words = ['ip', '-6' if ':' in self.dst else '-4', 'route add', self.dst]
+        if self.gateway:
+            words.append('via %s' % self.gateway)
+        if self.interface:
+            words.append('dev %s' % self.interface)
+        words.append('metric %d' % self.metric)
+        return ' '.join(words)
+
+    def simulate(self, state):
+        route = {'dst': self.dst, 'gateway': self.gateway, 'interface': self.interface, 'metric': self.metric}
+        state['routes'][model.route_key(route)] = route
+
+    def requests(self):
+        return [Request('route', 'add', refs=('oif',) if self.interface else (), **_route_kwargs(self))]
+
+    def inverse(self, before):
+        key = (self.dst, self.metric)
+        if key in before['routes']:
+            return []
+        return [DelRoute(dst=self.dst, gateway=self.gateway, interface=self.interface, metric=self.metric)]
+
+
+class DelRoute(Op):
+    name = 'del_route'
+    fields = ('dst', 'gateway', 'interface', 'metric')
+
+    def targets(self):
+        return [self.interface]
+
+    def command(self):
+        words = ['ip', '-6' if ':' in self.dst else '-4', 'route del', self.dst]
+        if self.gateway:
+            words.append('via %s' % self.gateway)
+        if self.interface:
+            words.append('dev %s' % self.interface)
+        words.append('metric %d' % self.metric)
+        return ' '.join(words)
+
+    def simulate(self, state):
+        state['routes'].pop((self.dst, self.metric), None)
+
+    def requests(self):
+        return [Request('route', 'del', refs=('oif',) if self.interface else (), **_route_kwargs(self))]
+
+    def inverse(self, before):
+        old = before['routes'].get((self.dst, self.metric))
+        if not old:
+            return []
+        return [AddRoute(dst=old['dst'], gateway=old.get('gateway'), interface=old.get('interface'),
+                         metric=old['metric'])]
+
+
+def _route_kwargs(op):
+    ip, prefix = op.dst.split('/')
+    kwargs = {'dst': ip, 'dst_len': int(prefix), 'table': 254, 'priority': op.metric,
+              'family': 10 if ':' in op.dst else 2, 'proto': 3, 'type': 1}
+    if op.gateway:
+        kwargs['gateway'] = op.gateway
+        kwargs['scope'] = 0
+    else:
+        kwargs['scope'] = 253  # link
+    if op.interface:
+        kwargs['oif'] = op.interface
+    return kwargs
+
+
+# --------------------------------------------------------------------------- option encoding
+
+def _option_nla(kind, key, value):
+    """User-facing option -> (pyroute2 keyword, kernel value)."""
+    if kind == 'bond':
+        nla = BOND_NLA[key]
+        if key in model.BOND_ENUMS:
+            value = model.BOND_ENUMS[key].index(value)
+        elif key == 'primary':
+            value = value or 0
+        elif key == 'arp_ip_target':
+            value = list(value or [])
+        return nla, value
+    nla = BRIDGE_NLA[key]
+    if key in ('vlan_filtering', 'stp'):
+        value = 1 if value else 0
+    return nla, value
+
+
+def _option_text(kind, key, value):
+    """Option -> iproute2 syntax, for plan text only."""
+    if kind == 'bond':
+        if key == 'arp_ip_target':
+            return 'arp_ip_target %s' % (','.join(value) if value else '""')
+        if key == 'primary':
+            return 'primary %s' % (value or '""')
+        return '%s %s' % (key, value)
+    names = {'vlan_filtering': 'vlan_filtering', 'stp': 'stp_state', 'default_pvid': 'vlan_default_pvid'}
+    if key in ('vlan_filtering', 'stp'):
+        value = 1 if value else 0
+    return '%s %s' % (names[key], value)
+
+
+OPS = dict((cls.name, cls) for cls in (CreateLink, DeleteLink, SetLink, SetBondOptions, SetBridgeOptions,
+                                       SetMaster, SetUp, SetVlans, AddAddress, DelAddress, AddRoute, DelRoute))
