@@ -50,9 +50,10 @@ def test_bad_plans_name_the_field(changes, field, words):
 
 
 def test_prefix_goes_in_front_of_field_names():
-    values = dict(GOOD, pool_end='10.1.1.1')
+    values = dict(GOOD)
+    values.update(pool_end='10.1.1.1', prefix='dhcp_server_networks[2].')
     with pytest.raises(ValidationError) as info:
-        dhcp.address_plan(prefix='dhcp_server_networks[2].', **values)
+        dhcp.address_plan(**values)
     assert info.value.field == 'dhcp_server_networks[2].pool_end'
 
 
