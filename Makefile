@@ -1,5 +1,5 @@
 # harvester.network: the commands the README shows.
-.PHONY: test setup sanity unit bench lab lab-down clean-cache
+.PHONY: test setup sanity unit bench bench-host bench-cluster lab lab-down
 
 test:          ## install what is missing, then sanity + unit + cluster + host integration tests
 	bash scripts/test.sh
@@ -12,3 +12,16 @@ sanity:
 
 unit:
 	TEST_PHASES=unit bash scripts/test.sh
+
+# Benchmarks (results are written into docs/benchmarks.md; not timed tests).
+BENCH_PYTHON = $${HARVESTER_NETWORK_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/harvester-network}/venv/bin/python
+
+bench: bench-host bench-cluster
+
+bench-host:    ## converge a benchmark node with the engine vs ip/bridge -batch, in the kernel bed
+	bash scripts/setup.sh
+	$(BENCH_PYTHON) -m testbeds.kernel run --timeout 3600 --rw docs -- $(BENCH_PYTHON) benchmarks/host/bench_converge.py --write docs/benchmarks.md
+
+bench-cluster: ## 500 VLAN networks: harvester.network vs a kubernetes.core.k8s loop, against the cluster bed
+	bash scripts/setup.sh
+	$(BENCH_PYTHON) benchmarks/cluster/bench_vlan_networks.py
