@@ -6,8 +6,9 @@ ansible.builtin.command.
 
 Run it where the kernel has bonding and VLAN filtering, e.g. in the kernel bed's guest, writing into the docs:
 
-    python -m testbeds.kernel run --rw docs --timeout 3000 -- \\
-        ~/.cache/harvester-network/venv/bin/python benchmarks/host/bench_converge.py --write docs/benchmarks.md
+    HN_HOST_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" python -m testbeds.kernel run --rw docs --env HN_HOST_LOAD \\
+        --timeout 3000 -- ~/.cache/harvester-network/venv/bin/python benchmarks/host/bench_converge.py \\
+        --write docs/benchmarks.md
 
 Not a test: it measures and reports.  Every converge is checked to reach the same end state as ip/bridge.
 """
@@ -223,7 +224,7 @@ def main():
     folder = tempfile.mkdtemp(prefix='hn-bench-')
     files, batch_lines = batch_files(folder)
     results = {'engine': [], 'noop': [], 'batch': [], 'timings': [], 'requests': 0, 'operations': 0,
-               'noop_timings': []}
+               'noop_timings': [], 'host_load': os.environ.get('HN_HOST_LOAD')}
     started = time.perf_counter()
     import_time, bare_python, engine_import = import_cost()
     # Warm up (imports, first-use paths) on a throw-away node, so every timed run sees the same warm process.
@@ -297,11 +298,13 @@ def render(results, plays, info, imports, batch_lines, total):
     noop_phase = dict((key, med(t.get(key, 0) for t in results['noop_timings'])) for key in ('read', 'plan'))
     lines = [BEGIN, '## Host: converge a node (2-slave bond, VLAN bridge, 2-4094 trunk, %d VM ports with PVIDs)' % VMS, '',
              'Measured by `benchmarks/host/bench_converge.py` (`make bench`-style: `python -m testbeds.kernel run --rw docs '
-             '-- <venv>/bin/python benchmarks/host/bench_converge.py --write docs/benchmarks.md`).',
+             '--env HN_HOST_LOAD -- <venv>/bin/python benchmarks/host/bench_converge.py --write docs/benchmarks.md`).',
              '',
              'Machine: %(where)s, Linux %(kernel)s, %(cpus)s vCPU (%(cpu)s); Python %(python)s, pyroute2 %(pyroute2)s, '
-             'ansible-core %(ansible)s; load average at the end %(load0).1f (a shared 2-core machine: other '
-             'builds and guests ran at the same time).' % dict(info, load0=info['load'][0]),
+             'ansible-core %(ansible)s. The guest runs on a shared 2-core machine where other builds and guests ran '
+             'at the same time (%(load)s), so single runs swing: compare the per-pair ratios and the best runs.'
+             % dict(info, load='host load average %s when the run started' % results['host_load']
+                    if results['host_load'] else 'host load not recorded'),
              '', 'End state: an 802.3ad bond over two veth NICs, a VLAN-filtering bridge over it, VIDs 2-4094 tagged '
              'on the bond (VID 1 its untagged PVID), %d veth VM ports on the bridge, each with its own PVID untagged and '
              'nothing else. Every run starts from a fresh network namespace; all runs reach the same end state '
@@ -318,6 +321,10 @@ def render(results, plays, info, imports, batch_lines, total):
              '| engine, apply only (what ip/bridge does) | %.3f s | %.2fx | %.3f s | %.2fx |'
              % (phase['apply'], phase['apply'] / batch, best_apply, best_apply / best_batch),
              '| engine no-op re-check (read + plan, nothing to do) | %.3f s | | %.3f s | |' % (noop, min(results['noop'])),
+             '| ratio engine / ip+bridge within each back-to-back pair (median; robust to load swings) | | %.2fx | | |'
+             % med(e / b for e, b in zip(results['engine'], results['batch'])),
+             '| same for apply only | | %.2fx | | |'
+             % med(t.get('apply', 0) / b for t, b in zip(results['timings'], results['batch'])),
              '| of which: read %.3f s, plan %.3f s | | | | |' % (noop_phase['read'], noop_phase['plan']),
              '', 'Process start-up is not in the engine rows. A fresh Python here takes %.2f s to start, %.2f s to '
              'import the engine (what a module task pays; pyroute2 is not imported by the default codec) and %.2f s '

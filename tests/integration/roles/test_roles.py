@@ -64,10 +64,14 @@ def molecule(step, setup, lab):
     """``molecule STEP -s default`` from the repository root, on the lab."""
     env = ansible_env({'HN_LAB_INVENTORY': setup['lab_inventory'], 'HN_LAB_VARS': setup['vars_file'],
                        'MOLECULE_NO_LOG': 'false', 'NO_COLOR': '1', 'PY_COLORS': '0'})
+    binary = os.path.join(os.path.dirname(sys.executable), 'molecule')
+    if not os.path.exists(binary):
+        pytest.fail('molecule is not installed in %s (requirements-test.txt: molecule==26.10.0)' % sys.prefix,
+                    pytrace=False)
     started = time.monotonic()
     log = os.path.join(REPO_ROOT, 'tests', 'output', 'roles-molecule-%s.log' % step)
     with open(log, 'w', encoding='utf-8') as handle:  # written as it runs: follow it from outside the guest
-        proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'molecule'), step, '-s', 'default'],
+        proc = subprocess.run([binary, step, '-s', 'default'],
                               cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, text=True, timeout=1500,
                               check=False)
     TIMINGS['molecule ' + step] = round(time.monotonic() - started, 1)
