@@ -73,7 +73,7 @@ def make_node(name):
 
 def destroy(name):
     for ns in (name, name + '-sw'):
-        subprocess.run(['ip', 'netns', 'del', ns], check=False)
+        subprocess.run(['ip', 'netns', 'del', ns], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def engine_params():
@@ -181,13 +181,16 @@ def command_play(name, files):
     ]}]
 
 
-def machine():
-    cpu = 'unknown CPU'
+def machine_cpu():
     with open('/proc/cpuinfo') as stream:
         for line in stream:
             if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
+                return line.split(':', 1)[1].strip()
+    return 'unknown CPU'
+
+
+def machine():
+    cpu = machine_cpu()
     vendor = ''
     try:
         with open('/sys/class/dmi/id/sys_vendor') as stream:
@@ -220,7 +223,13 @@ def main():
     parser.add_argument('--repeat', type=int, default=5, help='runs of the engine and of ip/bridge (median)')
     parser.add_argument('--playbook-repeat', type=int, default=2, help='runs of each ansible-playbook case')
     parser.add_argument('--write', metavar='MARKDOWN', help='replace the host section of this file')
+    parser.add_argument('--native-noop', action='store_true',
+                        help='only time the no-op re-check of a bridge with 101 ports, on any kernel (no bonding or '
+                             'VLAN filtering needed): the engine time a native kernel gives')
     args = parser.parse_args()
+    if args.native_noop:
+        native_noop()
+        return
     folder = tempfile.mkdtemp(prefix='hn-bench-')
     files, batch_lines = batch_files(folder)
     results = {'engine': [], 'noop': [], 'batch': [], 'timings': [], 'requests': 0, 'operations': 0,
@@ -277,6 +286,45 @@ def main():
         replace_section(args.write, report)
 
 
+def native_noop(samples=20):
+    """A bridge over eth1 with 100 VM ports (202 links), set up by ip; the engine re-checks it (nothing to do)."""
+    from ansible_collections.harvester.network.plugins.module_utils.host import engine
+    name = 'hnb-native'
+    destroy(name)
+    sh(['ip', 'netns', 'add', name])
+    try:
+        lines = ['link set lo up', 'link add eth1 type veth peer name sw-eth1', 'link add br0 type bridge',
+                 'link set br0 promisc on', 'link set eth1 master br0 up']
+        for index in range(VMS):
+            lines += ['link add vm%d type veth peer name vm%dp' % (index, index), 'link set vm%d master br0 up' % index]
+        lines.append('link set br0 up')
+        sh(['ip', '-netns', name, '-batch', '-'], input='\n'.join(lines) + '\n')
+        params = {'state': 'replaced', 'probes': {'enabled': False}, 'bridges': [{
+            'name': 'br0', 'uplink': 'eth1', 'ports': ['vm%d' % i for i in range(VMS)], 'vlan_filtering': False,
+            'default_pvid': engine_default_pvid(name)}]}
+        times, timings = [], None
+        with netns(name):
+            engine.run('host_network', params, validated=False)  # warm
+            for _attempt in range(samples):
+                start = time.perf_counter()
+                result = engine.run('host_network', params, validated=False)
+                times.append(time.perf_counter() - start)
+                timings = result['timings']
+                assert not result['changed'], result.get('commands')
+        values = (VMS + 1, platform.release(), machine_cpu(), statistics.median(times) * 1000, min(times) * 1000,
+                  timings['read'] * 1000, timings['plan'] * 1000)
+        print('native no-op re-check of a bridge with %d ports (Linux %s, %s): median %.1f ms, best %.1f ms '
+              '(last: read %.1f ms, plan %.1f ms)' % values)
+    finally:
+        destroy(name)
+
+
+def engine_default_pvid(name):
+    """A kernel without VLAN filtering reports no default PVID (0); one with it reports 1."""
+    out = sh(['ip', '-netns', name, '-d', '-j', 'link', 'show', 'br0']).stdout
+    return json.loads(out)[0].get('linkinfo', {}).get('info_data', {}).get('vlan_default_pvid', 0)
+
+
 def op_requests(op_dict):
     """Netlink requests one planned operation sends (from its kind; see ops.py)."""
     if op_dict['op'] == 'set_vlans':
@@ -320,11 +368,11 @@ def render(results, plays, info, imports, batch_lines, total):
                             phase['verify']),
              '| engine, apply only (what ip/bridge does) | %.3f s | %.2fx | %.3f s | %.2fx |'
              % (phase['apply'], phase['apply'] / batch, best_apply, best_apply / best_batch),
-             '| engine no-op re-check (read + plan, nothing to do) | %.3f s | | %.3f s | |' % (noop, min(results['noop'])),
              '| ratio engine / ip+bridge within each back-to-back pair (median; robust to load swings) | | %.2fx | | |'
              % med(e / b for e, b in zip(results['engine'], results['batch'])),
              '| same for apply only | | %.2fx | | |'
              % med(t.get('apply', 0) / b for t, b in zip(results['timings'], results['batch'])),
+             '| engine no-op re-check (read + plan, nothing to do) | %.3f s | | %.3f s | |' % (noop, min(results['noop'])),
              '| of which: read %.3f s, plan %.3f s | | | | |' % (noop_phase['read'], noop_phase['plan']),
              '', 'Process start-up is not in the engine rows. A fresh Python here takes %.2f s to start, %.2f s to '
              'import the engine (what a module task pays; pyroute2 is not imported by the default codec) and %.2f s '
