@@ -25,3 +25,13 @@ bench-host:    ## converge a benchmark node with the engine vs ip/bridge -batch,
 bench-cluster: ## 500 VLAN networks: harvester.network vs a kubernetes.core.k8s loop, against the cluster bed
 	bash scripts/setup.sh
 	$(BENCH_PYTHON) benchmarks/cluster/bench_vlan_networks.py
+
+# The lab (docs/lab.md): a small Harvester site on this machine, converged by playbooks/site.yml and proven.
+LAB_PYTHON = $${HARVESTER_NETWORK_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/harvester-network}/venv/bin/python
+
+lab:           ## install what is missing, bring the lab up, converge it, prove it, print the report; it stays up
+	bash scripts/setup.sh
+	$(LAB_PYTHON) -m lab up
+
+lab-down:      ## stop and remove everything the lab runs and made
+	$(LAB_PYTHON) -m lab down

@@ -93,6 +93,7 @@ def prepare(spec, check, result):
                                     'default_vlan role first' % (s['field'], s['bridge'], s['network']) for s in missing)
         return
     result['config_changed'] = []
+    result['new_interfaces'] = []  # made by this run (with --check: would be, so the host modules cannot see them yet)
     for folder in spec['folders']:
         if not os.path.isdir(folder):
             result['changes'].append('mkdir %s' % folder)
@@ -100,6 +101,7 @@ def prepare(spec, check, result):
                 os.makedirs(folder, 0o755)
     for server in spec['servers']:
         if not exists(server['interface']):
+            result['new_interfaces'].append(server['interface'])
             result['changes'].append('ip link add %s up type veth peer name %s' % (server['interface'], server['port']))
             if not check:
                 run([spec['ip'], 'link', 'add', server['interface'], 'up', 'type', 'veth', 'peer', 'name',

@@ -81,7 +81,7 @@ def main(argv):
     check = '--check' in argv
     spec = json.loads(base64.b64decode([arg for arg in argv if arg != '--check'][0]).decode('utf-8'))
     try:
-        links = sorted(os.listdir('/sys/class/net'))
+        links = sorted(name for name in os.listdir('/sys/class/net') if os.path.isdir('/sys/class/net/%s' % name))
     except OSError:
         links = []
     result = {'changed': False, 'changes': [], 'error': None, 'links': links, 'python': sys.executable,
