@@ -99,6 +99,6 @@ def test_legacy_migration_converges_and_is_idempotent(lab, legacy_setup, legacy_
     saved = json.loads(open(os.path.join(lab.folder, 'fs-%s' % node.name, 'etc', 'state.json')).read())['want']
     assert saved['bridges']['harvester-br0']['migrate'] is True
 
-    second = ansible_playbook(playbook, inventories, extra)
+    second = ansible_playbook(playbook, inventories, extra, args=['--diff'])
     assert second.rc == 0, second.tail(120)
-    assert all(counts['changed'] == 0 for counts in second.recap.values()), second.recap
+    assert all(counts['changed'] == 0 for counts in second.recap.values()), (second.recap, second.tail(150))

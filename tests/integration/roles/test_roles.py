@@ -342,7 +342,7 @@ def test_absent_servers_and_unused_vlan_are_removed(lab, setup, api):
     nodes_before = dict((name, node.snapshot()) for name, node in lab.nodes.items())
     cluster_before = cluster_versions(api)
     check = ansible_playbook(os.path.join(PLAYBOOKS, 'vlan_networks.yml'), setup['inventories'], ['@' + path],
-                             args=[os.path.join(PLAYBOOKS, 'dhcp.yml'), '--check'])
+                             args=['--check', os.path.join(PLAYBOOKS, 'dhcp.yml')])
     report('teardown in check mode', check)
     assert check.rc == 0, check.tail()
     assert check.recap[SERVER_NODE]['changed'] > 0 and check.recap['localhost']['changed'] > 0, check.recap
