@@ -20,7 +20,7 @@ from testbeds.common import progress  # noqa: E402  pylint: disable=wrong-import
 from testbeds.kernel import guest  # noqa: E402  pylint: disable=wrong-import-position
 
 GUEST_ADDRESS = guest.HOST_ADDR
-TIMEOUT = float(os.environ.get('HN_ROLES_TIMEOUT', '1800'))
+TIMEOUT = float(os.environ.get('HN_ROLES_TIMEOUT', '3000'))
 
 
 def main(argv):
