@@ -440,7 +440,7 @@ def _explain_leak(row, world, receivers, attach, results):
             row.evidence.append('why: %s bridge port %s of %s is a member of VLANs %s' % (node, entry['ifname'], vm, vlans))
     row.reason = ('VM ports stay members of the native VLAN %d (egress untagged): a port joins the bridge with its '
                   'vlan_default_pvid (%d) and the bridge CNI plugin only moves the PVID to the network\'s VLAN '
-                  '(plugins >= 1.2 call this preserveDefaultVlan, default true; Debian\'s 1.1.1 cannot turn it off). '
+                  '(newer plugins name this preserveDefaultVlan, default true; Debian\'s 1.1.1 has no such option). '
                   'Frames flooded on the native VLAN reach every VLAN VM, one way.' % (world.native_vlan, world.native_vlan))
 
 

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 
 from lab import channel
 from lab.config import DEFAULT_TTL, NS_PREFIX, PROFILE, Paths
@@ -211,7 +212,7 @@ def keeper_main(state_dir, profile, ttl):
     except _Stop as exc:
         progress('keeper: %s; stopping it' % exc)
     except Exception as exc:  # pylint: disable=broad-except
-        progress('keeper: %s: %s' % (type(exc).__name__, exc))
+        progress('keeper: %s: %s\n%s' % (type(exc).__name__, exc, traceback.format_exc()))
     finally:
         signal.alarm(0)
         plane.stop(remove=False)
