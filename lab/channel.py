@@ -15,11 +15,12 @@ Stdlib only: the node interpreter relay (``lab/noderelay.py``) imports this modu
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
+
+from testbeds.common import kill_group
 
 CHANNEL = 'channel'
 READY = 'agent.json'
@@ -42,6 +43,22 @@ def _write_atomic(path, data):
     with open(tmp, 'wb') as handle:
         handle.write(data)
     os.replace(tmp, path)
+
+
+def write_json(path, data):
+    """Write ``data`` as JSON to ``path`` atomically (readers never see half a file)."""
+    _write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode('utf-8'))
+
+
+def read_json(path, strict=False):
+    """The JSON document in ``path``; None when it is missing or unreadable, unless ``strict`` (then it raises)."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        if strict:
+            raise
+        return None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -218,7 +235,7 @@ class Agent:
                     try:
                         rc = proc.wait(timeout=spec.get('timeout') or DEFAULT_TIMEOUT)
                     except subprocess.TimeoutExpired:
-                        _kill_group(proc)
+                        kill_group(proc, grace=5, kill_grace=10)
                         err.write(('lab-agent: killed after %ss\n' % spec.get('timeout')).encode())
                         rc = KILLED_EXIT
                     finally:
@@ -237,7 +254,7 @@ class Agent:
         with self.lock:
             running = list(self.running.values())
         for proc in running:
-            _kill_group(proc)
+            kill_group(proc, grace=5, kill_grace=10)
         try:
             with open(channel_dir(self.state_dir, TEARDOWN), encoding='utf-8') as handle:
                 commands = json.load(handle)
@@ -264,19 +281,6 @@ def _feed(pipe, payload):
             pipe.close()
         except OSError:
             pass
-
-
-def _kill_group(proc):
-    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def main(argv):

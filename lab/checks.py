@@ -7,7 +7,8 @@ permitted VLANs, the DHCP servers), so a changed vars file is still checked by t
 - different VLANs: a NIC with an address in the subnet of a NIC on another VLAN -> ping fails (and the NIC does reach
   a peer on its own VLAN: the control that shows it is up)
 - no frame crosses VLANs: while a VM pings its subnet's broadcast address (flooded in its own VLAN), VMs of other
-  VLANs on its node and on the other node capture frames: none may come from its MAC
+  VLANs on its node and on the other node capture frames: none may come from its MAC; and no VM port of a VLAN
+  network is a member of the native VLAN (the nodes' bridge VLAN tables)
 - a VLAN the switch does not permit: pairs across nodes -> ping fails; pairs on one node -> ping works (control)
 - untagged: NICs of untagged networks -> ping the switch's untagged hosts works
 - the dhcp_server role: leases of the VMs on its network lie in its pool and come from it; a DHCP client on every
@@ -321,10 +322,11 @@ def probe_rows(world, vm_plan, attach, plan, results, state_dir):
             ok_all = _router_extra(row, world, flat, state_dir) and ok_all
         if row_id == 'unpermitted_vlan':
             ok_all = _switch_evidence(row, world, results) and ok_all
-        if row_id == 'vlan_isolation' and not ok_all:
+        if row_id == 'vlan_isolation':
             receivers = set(vm for probe_id, _expect, _what in plan.expect[row_id]
-                            for vm, count in ((results.get(probe_id) or {}).get('counts') or {}).items() if count)
-            _explain_leak(row, world, receivers, attach, results)
+                            for vm, count in ((results.get(probe_id) or {}).get('counts') or {}).items()
+                            if isinstance(count, int) and count)
+            ok_all = _port_evidence(row, world, flat, attach, results, receivers) and ok_all
         if not plan.expect[row_id] and row_id not in ('dhcp_role', 'router_dhcp'):
             row.reason = 'no VMs in the vars exercise this (see lab/inventory/harvester-network.yml)'
             ok_all = False
@@ -416,15 +418,16 @@ def _switch_evidence(row, world, results):
     return ok_all
 
 
-def _explain_leak(row, world, receivers, attach, results):
-    """Why frames crossed VLANs: the VLANs of the receiving VMs' bridge ports, from the nodes' own VLAN tables."""
+def _port_vlans(world, attach, results):
+    """{vm: (node, port, [(vid, flags)])}: the VLANs of each VM's bridge port, from the nodes' own VLAN tables."""
     ports = {}
     for vm in (attach or {}).get('vms', []):
         for nic in vm['nics']:
-            for iface in ((nic.get('cni_result') or {}).get('interfaces') or []) if isinstance(nic.get('cni_result'), dict) else []:
+            result = nic.get('cni_result') if isinstance(nic.get('cni_result'), dict) else {}
+            for iface in result.get('interfaces') or []:
                 if not iface.get('sandbox') and iface.get('name', '').startswith('veth'):
                     ports[iface['name']] = vm['vm']
-    shown = set()
+    found = {}
     for node in world.node_names:
         try:
             table = json.loads((results.get('vlans-%s' % node) or {}).get('stdout') or '[]')
@@ -432,16 +435,35 @@ def _explain_leak(row, world, receivers, attach, results):
             continue
         for entry in table:
             vm = ports.get(entry.get('ifname'))
-            if vm is None or vm in shown or vm not in receivers:
-                continue
-            shown.add(vm)
-            vlans = ', '.join('%d%s' % (v['vlan'], ' (%s)' % ', '.join(v['flags']) if v.get('flags') else '')
-                              for v in entry.get('vlans', []))
-            row.evidence.append('why: %s bridge port %s of %s is a member of VLANs %s' % (node, entry['ifname'], vm, vlans))
-    row.reason = ('VM ports stay members of the native VLAN %d (egress untagged): a port joins the bridge with its '
-                  'vlan_default_pvid (%d) and the bridge CNI plugin only moves the PVID to the network\'s VLAN '
-                  '(newer plugins name this preserveDefaultVlan, default true; Debian\'s 1.1.1 has no such option). '
-                  'Frames flooded on the native VLAN reach every VLAN VM, one way.' % (world.native_vlan, world.native_vlan))
+            if vm is not None and vm not in found:
+                found[vm] = (node, entry['ifname'], [(v['vlan'], v.get('flags') or []) for v in entry.get('vlans', [])])
+    return found
+
+
+def _vlans_text(vlans):
+    return ', '.join('%d%s' % (vid, ' (%s)' % ', '.join(flags) if flags else '') for vid, flags in vlans)
+
+
+def _port_evidence(row, world, flat, attach, results, receivers):  # pylint: disable=too-many-arguments
+    """Why frames did or did not cross VLANs: the VLANs of the VM ports of tagged networks (receivers first). A port
+    that is a member of the native VLAN fails the row even when no VM of the vars floods it."""
+    tagged = set(n['vm'] for n in flat if n['vid'] is not None and n['vid'] != world.native_vlan)
+    native_members = []
+    for vm, (node, port, vlans) in sorted(_port_vlans(world, attach, results).items(),
+                                          key=lambda item: (item[0] not in receivers, item[0])):
+        if vm not in tagged:
+            continue
+        if any(vid == world.native_vlan for vid, _flags in vlans):
+            native_members.append(vm)
+        row.evidence.append('%s %s bridge port %s of %s is a member of VLANs %s'
+                            % ('BAD ' if vm in native_members else 'ok  ', node, port, vm, _vlans_text(vlans)))
+    if native_members:
+        row.reason = ('VM ports of VLAN networks stay members of the native VLAN %d (egress untagged): a port joins the '
+                      'bridge with its vlan_default_pvid (%d) and the bridge CNI plugin only moves the PVID to the '
+                      "network's VLAN unless the NAD config says \"preserveDefaultVlan\": false (harvester.network."
+                      'vlan_network option preserve_default_vlan=false; Harvester does not write it). Frames flooded '
+                      'on the native VLAN reach every VLAN VM, one way.' % (world.native_vlan, world.native_vlan))
+    return not native_members
 
 
 def vlan_table_probes(world):

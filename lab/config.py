@@ -14,7 +14,6 @@ SITE_VARS = os.path.join(INVENTORY_DIR, 'harvester-network.yml')
 PROFILE_VARS = {'current': (), 'legacy': (os.path.join(INVENTORY_DIR, 'legacy.yml'),)}
 WORLD = os.path.join(INVENTORY_DIR, 'lab.yml')
 SITE_PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'site.yml')
-CNI_BIN = '/usr/lib/cni'
 NS_PREFIX = 'hnlab-'
 PROFILE = 'current'
 DEFAULT_TTL = 8 * 3600

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from lab.channel import read_json, write_json
+
 CMD_TIMEOUT = 120
 BUSYBOX = '/bin/busybox'
 _PING = re.compile(r'(\d+) packets transmitted, (\d+) (?:packets )?received')
@@ -44,18 +46,6 @@ def run(argv, stdin=None, timeout=CMD_TIMEOUT, env=None):
     except OSError as exc:
         return 127, '', '%s: %s' % (argv[0], exc)
     return proc.returncode, proc.stdout, proc.stderr
-
-
-def _load(path):
-    with open(path, encoding='utf-8') as handle:
-        return json.load(handle)
-
-
-def _dump(path, data):
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -195,21 +185,25 @@ def command(probe):
 
 
 SNIFF = r"""
-import socket, sys, time
+import select, socket, sys, time
 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 sock.bind((sys.argv[1], 0))
-sock.settimeout(0.2)
 mac = bytes.fromhex(sys.argv[2].replace(':', ''))
 print('ready', flush=True)
-end, count = time.time() + float(sys.argv[3]), 0
-while time.time() < end:
-    try:
-        frame = sock.recv(65535)
-    except socket.timeout:
-        continue
-    count += frame[6:12] == mac
-print(count, flush=True)
+deadline, count = time.monotonic() + float(sys.argv[3]), 0
+while True:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        print('not stopped within %ss' % sys.argv[3], flush=True)
+        break
+    readable = select.select([sock, sys.stdin], [], [], left)[0]
+    if sock in readable:
+        count += sock.recv(65535)[6:12] == mac
+    if sys.stdin in readable:
+        print(count, flush=True)
+        break
 """
+LISTEN_LIMIT = 300  # a listener that is never told to stop gives up (and reports no count) after this many seconds
 
 
 def _ready(proc, deadline):
@@ -223,27 +217,31 @@ def _ready(proc, deadline):
 
 def leak(probe):
     """Do frames sent by ``probe['source']`` arrive at NICs of other VLANs?  Listeners count the frames whose source
-    MAC is the sender's while it pings its subnet's broadcast address (flooded in its VLAN, nowhere else)."""
-    seconds = str(probe.get('seconds', 6))
+    MAC is the sender's, from before the sender pings its subnet's broadcast address (flooded in its VLAN, nowhere
+    else) until a second after it ended. A listener that was not ready in time reports no count, never zero."""
     listeners = []
     for item in probe['listeners']:
-        proc = subprocess.Popen(['ip', 'netns', 'exec', item['netns'], sys.executable, '-c', SNIFF, item['ifname'],  # pylint: disable=consider-using-with
-                                 probe['mac'], seconds], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(['ip', 'netns', 'exec', item['netns'], sys.executable, '-I', '-S', '-c', SNIFF,  # pylint: disable=consider-using-with
+                                 item['ifname'], probe['mac'], str(LISTEN_LIMIT)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         listeners.append((item, proc))
-    ready = [_ready(proc, time.monotonic() + 60) for _item, proc in listeners]
+    deadline = time.monotonic() + 120
+    ready = [_ready(proc, deadline) for _item, proc in listeners]
     source = probe['source']
     sent = run(['ip', 'netns', 'exec', source['netns'], 'ping', '-n', '-q', '-b', '-c', '3', '-i', '0.3', '-W', '1',
                 source['broadcast']], timeout=30)
+    time.sleep(1)
     counts = {}
     for (item, proc), was_ready in zip(listeners, ready):
         try:
-            out, err = proc.communicate(timeout=float(seconds) + 30)
+            out, err = proc.communicate(input='stop\n', timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
         lines = out.split()
         counts[item['vm']] = int(lines[-1]) if was_ready and lines and lines[-1].isdigit() else \
-            'no count (listener exit %s%s)' % (proc.returncode, (': ' + err.strip()[-200:]) if err.strip() else '')
+            'no count (listener %s, exit %s%s)' % ('ready' if was_ready else 'not ready within 120s', proc.returncode,
+                                                   (': ' + err.strip()[-200:]) if err.strip() else '')
     return {'counts': counts, 'ping_rc': sent[0]}
 
 
@@ -344,14 +342,14 @@ def main(argv):
     if len(argv) < 2:
         sys.stderr.write(__doc__)
         return 2
-    action, plan = argv[0], _load(argv[1])
+    action, plan = argv[0], read_json(argv[1], strict=True)
     if action == 'run-plan':
         return run_plan(plan)
     handlers = {'attach': attach, 'probe': probe_all, 'snapshot': snapshot}
     if action not in handlers or len(argv) != 3:
         sys.stderr.write(__doc__)
         return 2
-    _dump(argv[2], handlers[action](plan))
+    write_json(argv[2], handlers[action](plan))
     return 0
 
 

@@ -13,7 +13,6 @@ stops after its time to live (``HN_LAB_TTL``, default 8 h). ``make lab-down`` as
 the namespaces, the guest powers off, the servers stop) and removes the lab's folder.
 """
 
-import json
 import os
 import shlex
 import shutil
@@ -24,6 +23,7 @@ import time
 import traceback
 
 from lab import channel
+from lab.channel import read_json, write_json
 from lab.config import DEFAULT_TTL, NS_PREFIX, PROFILE, Paths
 from lab.topology import teardown_argv
 from testbeds.common import REPO_ROOT, progress
@@ -35,21 +35,6 @@ STOP_GRACE = 90
 
 class LabError(RuntimeError):
     """The lab could not be started, reached or stopped; the message says why."""
-
-
-def _write_json(path, data):
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
-def read_json(path):
-    try:
-        with open(path, encoding='utf-8') as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
 
 
 def _cmdline(pid):
@@ -131,7 +116,7 @@ def start(paths, world, profile=PROFILE, ttl=None, timeout=900):
     with open(paths.keeper_log, 'ab') as log:
         proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # pylint: disable=consider-using-with
                                 start_new_session=True, close_fds=True)
-    _write_json(paths.keeper_json, {'pid': proc.pid, 'started': time.time(), 'ttl': ttl, 'profile': profile,
+    write_json(paths.keeper_json, {'pid': proc.pid, 'started': time.time(), 'ttl': ttl, 'profile': profile,
                                     'argv': argv})
     started = time.monotonic()
     deadline = started + timeout
@@ -194,7 +179,7 @@ def keeper_main(state_dir, profile, ttl):
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGALRM, on_alarm)
     os.makedirs(channel.channel_dir(state_dir, 'jobs'), exist_ok=True)
-    _write_json(channel.channel_dir(state_dir, channel.TEARDOWN), [teardown_argv()])
+    write_json(channel.channel_dir(state_dir, channel.TEARDOWN), [teardown_argv()])
     plane = ControlPlane(os.path.join(state_dir, 'cluster'), tls_sans=[GUEST_API_ADDR])
     rc = 1
     try:
@@ -202,7 +187,7 @@ def keeper_main(state_dir, profile, ttl):
         guest_kubeconfig = os.path.join(state_dir, 'kubeconfig-guest')
         server.write_kubeconfig(guest_kubeconfig)
         _point_kubeconfig(guest_kubeconfig, 'https://%s:%d' % (GUEST_API_ADDR, server.port))
-        _write_json(paths.cluster_json, {'kubeconfig': server.kubeconfig, 'server': server.server, 'port': server.port,
+        write_json(paths.cluster_json, {'kubeconfig': server.kubeconfig, 'server': server.server, 'port': server.port,
                                          'guest_kubeconfig': guest_kubeconfig, 'profile': profile})
         progress('keeper: kube-apiserver %s ready; starting the lab agent' % server.server)
         rc = guest.run([sys.executable, '-m', 'lab.channel', state_dir], cwd=REPO_ROOT, timeout=ttl,
@@ -218,7 +203,7 @@ def keeper_main(state_dir, profile, ttl):
         plane.stop(remove=False)
         if channel.agent_info(state_dir) and (channel.agent_info(state_dir) or {}).get('bed') == 'native':
             subprocess.run(teardown_argv(), cwd=REPO_ROOT, check=False, timeout=120)
-        _write_json(os.path.join(state_dir, 'keeper-exit.json'), {'rc': rc, 'ended': time.time(),
+        write_json(os.path.join(state_dir, 'keeper-exit.json'), {'rc': rc, 'ended': time.time(),
                                                                   'requested': bool(requested)})
     return 0 if requested or rc == 0 else 1
 

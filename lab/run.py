@@ -20,6 +20,8 @@ import traceback
 
 from lab import channel, checks, lifecycle, playbook, report, topology, vms
 from lab.config import PROFILE, Paths, World
+from testbeds import cni
+from testbeds.cluster.gobuild import BuildError
 from testbeds.common import REPO_ROOT, progress
 
 JOB_TIMEOUT = 900
@@ -52,6 +54,7 @@ class Lab:
         self.echo = echo
         self.stages = []
         self.cluster = None
+        self.cni_bin = None
         self.jobs = 0
 
     # -- helpers -----------------------------------------------------------------------------------------------------
@@ -115,11 +118,18 @@ class Lab:
     # -- stages ------------------------------------------------------------------------------------------------------
 
     def _start(self, stage):
+        started = time.monotonic()
+        try:
+            self.cni_bin = cni.build()
+        except BuildError as exc:
+            raise StageError('the bridge CNI plugin: %s' % exc) from exc
+        built = time.monotonic() - started
+        stage.parts.append(('bridge CNI plugin %s (Go modules, cached)' % cni.plugins_version(), built))
         self.cluster = lifecycle.start(self.paths, self.world, self.profile)
         agent = channel.agent_info(self.paths.run) or {}
-        stage.parts.append(('etcd + kube-apiserver ready, CRDs registered', self.cluster['api_seconds']))
+        stage.parts.append(('etcd + kube-apiserver ready, CRDs registered', built + self.cluster['api_seconds']))
         stage.parts.append(('%s up, agent ready' % ('QEMU guest' if agent.get('bed') == 'guest' else 'agent'),
-                            self.cluster['agent_seconds']))
+                            built + self.cluster['agent_seconds']))
         progress('lab: the agent runs in the %s (kernel %s)' % (
             'QEMU guest' if agent.get('bed') == 'guest' else 'host', agent.get('kernel')))
         return self.cluster
@@ -143,7 +153,7 @@ class Lab:
         del stage
         api = vms.Api(self.cluster['kubeconfig'])
         try:
-            plan, notes = vms.plan(api, self.world, self.paths.run)
+            plan, notes = vms.plan(api, self.world, self.paths.run, self.cni_bin)
         finally:
             api.close()
         for note in notes:
@@ -272,6 +282,8 @@ class Lab:
                 parts.append('no VLAN NIC')
             ok_all = ok_all and ok
             row.evidence.append('%s %s on %s: %s' % ('ok  ' if ok else 'BAD ', vm['vm'], vm['node'], '; '.join(parts)))
+        row.evidence.append('plugin: %s (containernetworking/plugins %s, built from Go modules)'
+                            % (os.path.join(self.cni_bin, 'bridge'), cni.plugins_version()))
         row.evidence.extend('note: %s' % note for note in notes)
         row.status = 'PASS' if ok_all else 'FAIL'
         return row

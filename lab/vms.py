@@ -3,7 +3,8 @@
 For every KubeVirt VirtualMachine on the API server, one namespace ``hnlab-vm-<name>`` on the node its label names
 (``vm_node_label`` in lab.yml; nothing schedules VMs here). For each of its VLAN NICs (``multus`` networks), the
 reference bridge CNI plugin runs in the node's namespace with the NetworkAttachmentDefinition's ``spec.config`` as
-read back from the API server, byte for byte, on stdin: the data path Harvester's VMs get. The NIC is named as the
+read back from the API server, byte for byte, on stdin: the data path Harvester's VMs get. (The plugin is built from
+Go modules by testbeds.cni: Debian's 1.1.1 predates the ``preserveDefaultVlan`` option.) The NIC is named as the
 guest would name it and addressed as the VM's cloud-init network data says (static addresses, or DHCP); a VM without
 network data brings up its first NIC by DHCP, as Harvester's VMs do. Management (pod network) NICs have no data path
 in the lab and are listed as such.
@@ -15,7 +16,6 @@ import os
 
 import yaml
 
-from lab.config import CNI_BIN
 
 VM = ('kubevirt.io', 'v1', 'virtualmachines')
 NAD = ('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions')
@@ -104,8 +104,9 @@ def nic_addressing(network_data, index, name, mac):
     return none
 
 
-def plan(api, world, state_dir):
-    """Read the VMs and NADs back from the API server and plan the stand-ins. Returns (plan, notes)."""
+def plan(api, world, state_dir, cni_path):
+    """Read the VMs and NADs back from the API server and plan the stand-ins (attached by the plugins in ``cni_path``).
+    Returns (plan, notes)."""
     nads = {}
     for item in api.list(NAD):
         meta = item['metadata']
@@ -149,7 +150,7 @@ def plan(api, world, state_dir):
             nics.append(dict(addressing, **{
                 'name': iface['name'], 'ifname': guest_name(index), 'network': ref, 'config': config_text,
                 'bridge': config.get('bridge'), 'vid': config.get('vlan'), 'route': route, 'mac': mac,
-                'node_netns': world.netns('node', node), 'cni_path': CNI_BIN,
+                'node_netns': world.netns('node', node), 'cni_path': cni_path,
                 'container_id': 'hnlab-%s-%s-%s' % (meta['namespace'], meta['name'], iface['name']),
             }))
         planned.append({'vm': meta['name'], 'namespace': meta['namespace'], 'node': node,

@@ -5,14 +5,15 @@
 #   2b. ecosystem tests (execution environment, built artifact, docs),
 #   3. cluster integration tests against a real kube-apiserver + etcd on 127.0.0.1,
 #   4. host integration tests against a real kernel with bonding/802.1Q/VLAN filtering (natively when the
-#      running kernel has them, otherwise in ONE QEMU guest with Debian's kernel).
+#      running kernel has them, otherwise in ONE QEMU guest with Debian's kernel),
+#   5. the lab end to end (tests/integration/lab: `make lab`'s run, every report row must pass, then down).
 # Every phase runs even when an earlier one failed; the exit code is non-zero if any failed.
-# Select phases with TEST_PHASES="sanity unit ecosystem cluster host" (default: all).
+# Select phases with TEST_PHASES="sanity unit ecosystem cluster host lab" (default: all).
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export HARVESTER_NETWORK_CACHE=${HARVESTER_NETWORK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/harvester-network}
 VENV=$HARVESTER_NETWORK_CACHE/venv
-PHASES=${TEST_PHASES:-sanity unit ecosystem cluster host}
+PHASES=${TEST_PHASES:-sanity unit ecosystem cluster host lab}
 HOST_TIMEOUT=${HOST_TEST_TIMEOUT:-2400}
 cd "$REPO" || exit 2
 
@@ -42,7 +43,8 @@ for phase in $PHASES; do
     cluster) run_phase cluster "${PYTEST[@]}" tests/integration/cluster --junitxml=tests/output/junit/cluster.xml ;;
     host) run_phase host "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw tests/output -- \
             "${PYTEST[@]}" tests/integration/host --junitxml=tests/output/junit/host.xml ;;
-    *) echo "test.sh: unknown phase '$phase' (known: sanity unit ecosystem cluster host)" >&2; failed+=("$phase") ;;
+    lab) run_phase lab "${PYTEST[@]}" tests/integration/lab --junitxml=tests/output/junit/lab.xml ;;
+    *) echo "test.sh: unknown phase '$phase' (known: sanity unit ecosystem cluster host lab)" >&2; failed+=("$phase") ;;
   esac
 done
 
