@@ -19,7 +19,8 @@ description:
     unknown cluster networks, and changing or deleting a network that a running VM uses.
   - "Harvester's default leaves the native VLAN on VM ports: the bridge CNI plugin gives a VM's port the network's VLAN
     as PVID (untagged) but keeps the bridge's default VLAN 1 on it, egress untagged, so broadcasts and unknown unicast
-    of the uplink's untagged traffic reach every VM of every VLAN network. O(preserve_default_vlan=false) removes it."
+    of the uplink's untagged traffic reach every VM of every VLAN network (harvester/harvester#8816).
+    O(preserve_default_vlan=false) removes it."
 author:
   - harvester.network developers (@harvester-network)
 options:
