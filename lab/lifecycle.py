@@ -117,7 +117,7 @@ def start(paths, world, profile=PROFILE, ttl=None, timeout=900):
         proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # pylint: disable=consider-using-with
                                 start_new_session=True, close_fds=True)
     write_json(paths.keeper_json, {'pid': proc.pid, 'started': time.time(), 'ttl': ttl, 'profile': profile,
-                                    'argv': argv})
+                                   'argv': argv})
     started = time.monotonic()
     deadline = started + timeout
     cluster = None
@@ -188,7 +188,7 @@ def keeper_main(state_dir, profile, ttl):
         server.write_kubeconfig(guest_kubeconfig)
         _point_kubeconfig(guest_kubeconfig, 'https://%s:%d' % (GUEST_API_ADDR, server.port))
         write_json(paths.cluster_json, {'kubeconfig': server.kubeconfig, 'server': server.server, 'port': server.port,
-                                         'guest_kubeconfig': guest_kubeconfig, 'profile': profile})
+                                        'guest_kubeconfig': guest_kubeconfig, 'profile': profile})
         progress('keeper: kube-apiserver %s ready; starting the lab agent' % server.server)
         rc = guest.run([sys.executable, '-m', 'lab.channel', state_dir], cwd=REPO_ROOT, timeout=ttl,
                        mem=1024, rw=[state_dir], hostfwd=[server.port],
@@ -204,7 +204,7 @@ def keeper_main(state_dir, profile, ttl):
         if channel.agent_info(state_dir) and (channel.agent_info(state_dir) or {}).get('bed') == 'native':
             subprocess.run(teardown_argv(), cwd=REPO_ROOT, check=False, timeout=120)
         write_json(os.path.join(state_dir, 'keeper-exit.json'), {'rc': rc, 'ended': time.time(),
-                                                                  'requested': bool(requested)})
+                                                                 'requested': bool(requested)})
     return 0 if requested or rc == 0 else 1
 
 

@@ -64,8 +64,8 @@ def build(force=False, timeout=1800):
                 subprocess.run([go, 'build', '-p', '2', '-trimpath', '-ldflags', ldflags, '-o', tmp, package],
                                cwd=MODULE_DIR, env=env, check=True, capture_output=True, text=True, timeout=timeout)
             except subprocess.CalledProcessError as exc:
-                raise BuildError('go build %s failed (exit %d):\n%s' % (package, exc.returncode,
-                                                                      (exc.stderr or exc.stdout)[-3000:])) from exc
+                output = (exc.stderr or exc.stdout)[-3000:]
+                raise BuildError('go build %s failed (exit %d):\n%s' % (package, exc.returncode, output)) from exc
             except subprocess.TimeoutExpired as exc:
                 raise BuildError('go build %s did not finish in %ss' % (package, timeout)) from exc
             os.chmod(tmp, 0o755)

@@ -27,8 +27,8 @@ def test_module_level_preserve_default_vlan_is_the_default_of_tagged_items_only(
     got = normalise_networks(params(preserve_default_vlan=False, networks=[
         item('v100', vlan_id=100), item('v200', vlan_id=200, preserve_default_vlan=True),
         item('native', network_type='untagged')]))
-    assert [(n['name'], n['preserve_default_vlan']) for n in got] == [('v100', False), ('v200', True),
-                                                                       ('native', None)]
+    assert [(n['name'], n['preserve_default_vlan']) for n in got] == [
+        ('v100', False), ('v200', True), ('native', None)]
     validate_vlan_networks(params(networks=[]), got, CURRENT)
 
 
