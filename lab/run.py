@@ -124,7 +124,7 @@ class Lab:
         except BuildError as exc:
             raise StageError('the bridge CNI plugin: %s' % exc) from exc
         built = time.monotonic() - started
-        stage.parts.append(('bridge CNI plugin %s (Go modules, cached)' % cni.plugins_version(), built))
+        stage.parts.append(('bridge CNI plugin %s (from Go modules)' % cni.plugins_version(), built))
         self.cluster = lifecycle.start(self.paths, self.world, self.profile)
         agent = channel.agent_info(self.paths.run) or {}
         stage.parts.append(('etcd + kube-apiserver ready, CRDs registered', built + self.cluster['api_seconds']))
