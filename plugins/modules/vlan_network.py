@@ -58,7 +58,7 @@ options:
         default VLAN 1 on each VM port as an egress-untagged member, so frames flooded on the native (untagged)
         VLAN reach the VMs of every VLAN network.
       - V(false) has the plugin remove VLAN 1 from the VM ports of this network, so they carry their VLAN only.
-        Needs the bridge CNI plugin 1.2.0 or later on the nodes; older plugins ignore the key. Only VM NICs
+        Needs the bridge CNI plugin 1.3.0 or later on the nodes; older plugins ignore the key. Only VM NICs
         attached afterwards get it; ports attached before keep their VLANs until the VM restarts.
       - V(true) writes the key with the plugin's default behaviour (the way back from V(false)).
       - Not allowed on untagged networks, whose ports carry VLAN 1 by design.

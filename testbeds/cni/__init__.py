@@ -1,7 +1,7 @@
 """Reference CNI plugins built from the published Go modules pinned in ``plugins/go.mod``.
 
 Debian 12's ``containernetworking-plugins`` (1.1.1, ``/usr/lib/cni``) predates the bridge plugin's
-``preserveDefaultVlan`` option (plugins >= 1.2), so the lab's VM stand-ins use a bridge plugin built here, the way
+``preserveDefaultVlan`` option (plugins >= 1.3.0), so the lab's VM stand-ins use a bridge plugin built here, the way
 the cluster bed builds kube-apiserver (testbeds.cluster.gobuild): with the project's Go caches, once per version,
 into ``cache_dir('bin', 'cni-plugins', <version>)``. Built in seconds once the modules are cached.
 """
