@@ -2,7 +2,7 @@
 # Install everything the tests and the lab need, idempotently, into ONE cache folder
 # ($HARVESTER_NETWORK_CACHE, default ~/.cache/harvester-network): Debian packages, the project venv
 # (byte-compiled), the test kernel (only where the running kernel lacks bonding/802.1Q/VLAN filtering),
-# the Go-built kube-apiserver, and the pip bootstrap ansible-test needs offline.
+# the Go-built kube-apiserver and bridge CNI plugin, and the pip bootstrap ansible-test needs offline.
 # Usage: scripts/setup.sh            (prints progress; safe to run again: a warm run takes seconds)
 set -euo pipefail
 
@@ -47,7 +47,7 @@ if [ "$(cat "$VENV/.requirements" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$VENV/.requirements"
 fi
 # The work tree's own byte code (ignored by git), for the same reason.
-"$VENV/bin/python" -m compileall -q -j 0 plugins testbeds tests >/dev/null 2>&1 || true
+"$VENV/bin/python" -m compileall -q -j 0 plugins testbeds tests lab >/dev/null 2>&1 || true
 
 # 3. The test kernel, only where the running kernel cannot do what the host modules need.
 if "$VENV/bin/python" -m testbeds.kernel check >/dev/null 2>&1; then
@@ -59,6 +59,10 @@ fi
 
 # 4. kube-apiserver built from Go modules (the first build takes 10-20 minutes on 2 cores; later ones seconds).
 "$VENV/bin/python" -m testbeds.cluster build
+
+# 4b. The reference bridge CNI plugin built from Go modules (Debian's 1.1.1 lacks preserveDefaultVlan): the lab's VM
+#     stand-ins and the host tests use it. Seconds; the modules are a few MB from the Go module proxy.
+"$VENV/bin/python" -m testbeds.cni build >/dev/null
 
 # 5. ansible-test bootstraps pip in each sanity venv with a script it downloads from a host these machines
 #    cannot reach. Give it a stand-in in a HOME of our own (inside the cache) that uses CPython's ensurepip.

@@ -8,13 +8,14 @@
 #      running kernel has them, otherwise in ONE QEMU guest with Debian's kernel),
 #   5. role tests: the roles and playbooks (molecule converge/verify, ansible-runner, pxe_post_install, bad
 #      variables, teardown) on nodes in that kernel with a real kube-apiserver reached through a forwarded port.
+#   6. the lab end to end (tests/integration/lab: `make lab`'s run, every report row must pass, then down).
 # Every phase runs even when an earlier one failed; the exit code is non-zero if any failed.
-# Select phases with TEST_PHASES="sanity unit ecosystem cluster host roles" (default: all).
+# Select phases with TEST_PHASES="sanity unit ecosystem cluster host roles lab" (default: all).
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export HARVESTER_NETWORK_CACHE=${HARVESTER_NETWORK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/harvester-network}
 VENV=$HARVESTER_NETWORK_CACHE/venv
-PHASES=${TEST_PHASES:-sanity unit ecosystem cluster host roles}
+PHASES=${TEST_PHASES:-sanity unit ecosystem cluster host roles lab}
 HOST_TIMEOUT=${HOST_TEST_TIMEOUT:-2400}
 cd "$REPO" || exit 2
 
@@ -45,7 +46,8 @@ for phase in $PHASES; do
     host) run_phase host "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw tests/output -- \
             "${PYTEST[@]}" tests/integration/host --junitxml=tests/output/junit/host.xml ;;
     roles) run_phase roles "$VENV/bin/python" tests/integration/roles/launch.py --junitxml=tests/output/junit/roles.xml ;;
-    *) echo "test.sh: unknown phase '$phase' (known: sanity unit ecosystem cluster host roles)" >&2; failed+=("$phase") ;;
+    lab) run_phase lab "${PYTEST[@]}" tests/integration/lab --junitxml=tests/output/junit/lab.xml ;;
+    *) echo "test.sh: unknown phase '$phase' (known: sanity unit ecosystem cluster host roles lab)" >&2; failed+=("$phase") ;;
   esac
 done
 

@@ -17,6 +17,10 @@ description:
     written, so a re-run costs a handful of requests.
   - Refuses, before writing anything, duplicate VLAN IDs on one cluster network (unless O(allow_duplicate_vids)),
     unknown cluster networks, and changing or deleting a network that a running VM uses.
+  - "Harvester's default leaves the native VLAN on VM ports: the bridge CNI plugin gives a VM's port the network's VLAN
+    as PVID (untagged) but keeps the bridge's default VLAN 1 on it, egress untagged, so broadcasts and unknown unicast
+    of the uplink's untagged traffic reach every VM of every VLAN network (harvester/harvester#8816).
+    O(preserve_default_vlan=false) removes it."
 author:
   - harvester.network developers (@harvester-network)
 options:
@@ -45,6 +49,20 @@ options:
   mtu:
     description: MTU of the network (Harvester v1.1+). Unset means the MTU of the cluster network's uplink.
     type: int
+  preserve_default_vlan:
+    description:
+      - The bridge CNI plugin's C(preserveDefaultVlan) in the config of tagged networks (O(network_type=vlan)); the
+        default for items of O(networks).
+      - Unset (the default), the key is not managed. A new network gets the config exactly as Harvester writes it,
+        without the key, and a network Harvester made is not reported as changed. The plugin then keeps the bridge's
+        default VLAN 1 on each VM port as an egress-untagged member, so frames flooded on the native (untagged)
+        VLAN reach the VMs of every VLAN network.
+      - V(false) has the plugin remove VLAN 1 from the VM ports of this network, so they carry their VLAN only.
+        Needs the bridge CNI plugin 1.3.0 or later on the nodes; older plugins ignore the key. Only VM NICs
+        attached afterwards get it; ports attached before keep their VLANs until the VM restarts.
+      - V(true) writes the key with the plugin's default behaviour (the way back from V(false)).
+      - Not allowed on untagged networks, whose ports carry VLAN 1 by design.
+    type: bool
   route:
     description:
       - Harvester's route annotation, which tells the UI and the DHCP checks the subnet.
@@ -90,6 +108,9 @@ options:
       mtu:
         description: MTU (Harvester v1.1+).
         type: int
+      preserve_default_vlan:
+        description: As O(preserve_default_vlan), for this network.
+        type: bool
       route:
         description: Route annotation, as O(route).
         type: dict
@@ -161,6 +182,13 @@ EXAMPLES = r'''
       - {name: vlan100, vlan_id: 100}
       - {name: vlan200, vlan_id: 200}
       - {name: native, network_type: untagged}
+
+- name: VLAN 300 whose VM ports carry VLAN 300 only (no native VLAN 1 flooding into the VMs)
+  harvester.network.vlan_network:
+    name: vlan300
+    cluster_network: data
+    vlan_id: 300
+    preserve_default_vlan: false
 '''
 
 RETURN = r'''
@@ -205,6 +233,7 @@ def main():
         network_type=dict(type='str', choices=['vlan', 'untagged'], default='vlan'),
         vlan_id=dict(type='int'),
         mtu=dict(type='int'),
+        preserve_default_vlan=dict(type='bool'),
         route=dict(type='dict', options=route_options()),
         description=dict(type='str'),
         networks=dict(type='list', elements='dict', options=dict(
@@ -213,6 +242,7 @@ def main():
             network_type=dict(type='str', choices=['vlan', 'untagged']),
             vlan_id=dict(type='int'),
             mtu=dict(type='int'),
+            preserve_default_vlan=dict(type='bool'),
             route=dict(type='dict', options=route_options()),
             description=dict(type='str'),
         )),

@@ -69,6 +69,12 @@ networks:
       description: VLAN ID (null when untagged).
       type: int
       sample: 100
+    preserve_default_vlan:
+      description:
+        - The bridge CNI plugin's C(preserveDefaultVlan) from the config, or null when the config does not set it
+          (Harvester's own configs do not; the plugin then keeps the default VLAN 1 on VM ports).
+      type: bool
+      sample: false
     bridge:
       description: Node bridge the network attaches to.
       type: str

@@ -71,7 +71,8 @@ def _ldflags(version):
 
 
 @contextlib.contextmanager
-def _lock(path):
+def build_lock(path):
+    """One build of a binary at a time, across processes (a second session waits, then finds it built)."""
     with open(path, 'w', encoding='utf-8') as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -80,10 +81,10 @@ def _lock(path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _go():
+def go_tool(what='kube-apiserver'):
     go = shutil.which('go') or ('/usr/local/go/bin/go' if os.path.exists('/usr/local/go/bin/go') else None)
     if not go:
-        raise BuildError('the Go tool (go >= 1.24) is needed to build kube-apiserver and is not on PATH')
+        raise BuildError('the Go tool (go >= 1.24) is needed to build %s and is not on PATH' % what)
     return go
 
 
@@ -111,10 +112,10 @@ def build(parallel=2, timeout=3600, force=False):
     target = binary_path(version)
     if os.access(target, os.X_OK) and not force:
         return target
-    with _lock(os.path.join(os.path.dirname(target), '.build.lock')):
+    with build_lock(os.path.join(os.path.dirname(target), '.build.lock')):
         if os.access(target, os.X_OK) and not force:  # built by a concurrent session meanwhile
             return target
-        go = _go()
+        go = go_tool()
         env = go_env(parallel)
         progress('building kube-apiserver %s from Go modules; the first build takes many minutes '
                  '(3 min measured on 2 idle cores, 10-15 min on a busy machine), later builds seconds' % version)

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-from testbeds.common import progress
+from testbeds.common import kill_group, progress
 from testbeds.kernel import image
 from testbeds.kernel.probe import check
 
@@ -115,13 +115,13 @@ def _run_native(cmd, timeout, env, cwd, stdout, stderr):
         rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         progress('kernel: TIMEOUT: the command ran longer than %ss; killing it' % timeout)
-        _kill_group(proc)
+        kill_group(proc)
         rc = TIMEOUT_EXIT
     except KeyboardInterrupt:
-        _kill_group(proc, first=signal.SIGINT)
+        kill_group(proc, first=signal.SIGINT)
         raise
     except BaseException:
-        _kill_group(proc)
+        kill_group(proc)
         raise
     finally:
         for pump in pumps:
@@ -131,20 +131,6 @@ def _run_native(cmd, timeout, env, cwd, stdout, stderr):
                 pipe.close()
     progress('kernel: native command exited with %d after %.1fs' % (rc, time.monotonic() - started))
     return rc
-
-
-def _kill_group(proc, first=signal.SIGTERM):
-    """Stop the command's process group: ``first``, then SIGKILL when it does not go within 10 s."""
-    for sig, grace in ((first, 10), (signal.SIGKILL, 30)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 # ---------------------------------------------------------------------------------------------------------------------

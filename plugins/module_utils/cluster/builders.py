@@ -114,10 +114,13 @@ def vlan_config_mtu(obj):
 
 
 # ---- VLAN networks (NetworkAttachmentDefinitions) ---------------------------------------------------------------
-def cni_config(generation, name, cluster_network_name=None, vlan=None, mtu=None):
+def cni_config(generation, name, cluster_network_name=None, vlan=None, mtu=None,
+               preserve_default_vlan=None):
     """The bridge CNI config Harvester writes into a NAD's ``spec.config`` (as a dict, Harvester's key order).
 
     Legacy: ``harvester-br0``, no MTU. Current: ``<cn>-br`` and the uplink MTU; no ``vlan`` key when untagged.
+    ``preserve_default_vlan`` (None: Harvester's config, no such key) adds the bridge plugin's
+    ``preserveDefaultVlan`` after ``vlan``, on tagged networks only (the plugin ignores it without a VLAN).
     """
     config = OrderedDict([('cniVersion', '0.3.1'), ('name', name)])
     if generation == CURRENT:
@@ -127,13 +130,17 @@ def cni_config(generation, name, cluster_network_name=None, vlan=None, mtu=None)
     config['promiscMode'] = True
     if vlan:
         config['vlan'] = vlan
+        if preserve_default_vlan is not None:
+            config['preserveDefaultVlan'] = bool(preserve_default_vlan)
     config['ipam'] = {}
     return config
 
 
-def cni_config_json(generation, name, cluster_network_name=None, vlan=None, mtu=None):
+def cni_config_json(generation, name, cluster_network_name=None, vlan=None, mtu=None,
+                    preserve_default_vlan=None):
     """The exact ``spec.config`` string (compact JSON), fit to feed the bridge CNI plugin on stdin."""
-    return json.dumps(cni_config(generation, name, cluster_network_name, vlan, mtu), separators=(',', ':'))
+    return json.dumps(cni_config(generation, name, cluster_network_name, vlan, mtu, preserve_default_vlan),
+                      separators=(',', ':'))
 
 
 def route_annotation(route):
@@ -152,7 +159,7 @@ def route_annotation(route):
 
 def vlan_network(generation, network):
     """A NAD as Harvester builds it. ``network``: name, namespace, cluster_network, network_type, vlan_id, mtu,
-    route, description (the normalised item of the module's ``networks`` list)."""
+    route, description, preserve_default_vlan (the normalised item of the module's ``networks`` list)."""
     untagged = network.get('network_type') == 'untagged'
     vlan = None if untagged else network['vlan_id']
     cn = network.get('cluster_network')
@@ -170,7 +177,8 @@ def vlan_network(generation, network):
     if route:
         annotations[ROUTE_ANNOTATION] = route
     obj = _object(NAD, _metadata(network['name'], network.get('namespace') or 'default', labels, annotations))
-    obj['spec'] = {'config': cni_config_json(generation, network['name'], cn, vlan, network.get('mtu'))}
+    obj['spec'] = {'config': cni_config_json(generation, network['name'], cn, vlan, network.get('mtu'),
+                                             network.get('preserve_default_vlan'))}
     return obj
 
 
@@ -206,6 +214,7 @@ def parse_vlan_network(obj):
         'cluster_network': cn,
         'network_type': 'untagged' if network_type == TYPE_UNTAGGED else 'vlan',
         'vlan_id': config.get('vlan'),
+        'preserve_default_vlan': config.get('preserveDefaultVlan'),
         'bridge': bridge,
         'mtu': config.get('mtu'),
         'route': route,

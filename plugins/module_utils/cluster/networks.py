@@ -190,7 +190,7 @@ def vlan_config_handler(params, cluster, module):
 
 
 # ---- vlan_network ---------------------------------------------------------------------------------------------
-NETWORK_KEYS = ('name', 'namespace', 'network_type', 'vlan_id', 'mtu', 'route', 'description')
+NETWORK_KEYS = ('name', 'namespace', 'network_type', 'vlan_id', 'mtu', 'route', 'description', 'preserve_default_vlan')
 
 
 def normalise_networks(params):
@@ -210,6 +210,8 @@ def normalise_networks(params):
         item = dict(raw)
         item['namespace'] = item.get('namespace') or params.get('namespace') or 'default'
         item['network_type'] = item.get('network_type') or params.get('network_type') or 'vlan'
+        if item.get('preserve_default_vlan') is None and item['network_type'] == 'vlan':
+            item['preserve_default_vlan'] = params.get('preserve_default_vlan')
         item['cluster_network'] = params.get('cluster_network')
         item['field'] = 'networks[%d]' % index if params.get('networks') is not None else ''
         out.append(item)
@@ -241,6 +243,9 @@ def validate_vlan_networks(params, networks, generation):
             if item.get('vlan_id') is not None:
                 raise ValidationError('an untagged network has no VLAN ID: drop vlan_id or set network_type=vlan',
                                       field=_f(item, 'vlan_id'))
+            if item.get('preserve_default_vlan') is not None:
+                raise ValidationError("an untagged network's VM ports carry the native VLAN by design: drop "
+                                      'preserve_default_vlan', field=_f(item, 'preserve_default_vlan'))
         else:
             if item.get('vlan_id') is None:
                 raise ValidationError('is required for a VLAN network: give 1-4094', field=_f(item, 'vlan_id'))

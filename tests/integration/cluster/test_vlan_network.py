@@ -217,6 +217,54 @@ def test_controller_additions_are_not_changes(cluster, namespace):
     assert result['networks'][0]['route']['cidr'] == '10.7.0.0/16'
 
 
+def test_preserve_default_vlan(cluster, namespace):
+    """Unset, a NAD Harvester made is left alone; false writes preserveDefaultVlan, true turns it back."""
+    cn = new_cluster_network(cluster)
+    # a network made in Harvester's UI: its config, its field manager
+    harvester = builders.vlan_network('current', {'name': 'made', 'namespace': namespace, 'cluster_network': cn,
+                                                  'vlan_id': 30, 'mtu': 1500})
+    status, _unused = cluster.request('POST', '/apis/k8s.cni.cncf.io/v1/namespaces/%s/network-attachment-definitions'
+                                      '?fieldManager=harvester' % namespace, harvester)
+    assert status == 201
+    result, log = call(cluster, vlan_network_handler, NET, name='made', namespace=namespace, cluster_network=cn,
+                       vlan_id=30)
+    assert not result['changed'] and writes(log) == []
+    assert result['networks'][0]['preserve_default_vlan'] is None
+
+    path = nad_path(namespace, 'own')
+    call(cluster, vlan_network_handler, NET, name='own', namespace=namespace, cluster_network=cn, vlan_id=31)
+    assert 'preserveDefaultVlan' not in json.loads(read(cluster, path)['spec']['config'])
+    result, _unused = call(cluster, vlan_network_handler, NET, name='own', namespace=namespace, cluster_network=cn,
+                           vlan_id=31, preserve_default_vlan=False)
+    assert result['changed'] and result['changes'][0]['action'] == 'update'
+    assert 'spec.config.preserveDefaultVlan' in result['changes'][0]['fields']
+    stored = read(cluster, path)['spec']['config']
+    assert stored == builders.cni_config_json('current', 'own', cn, 31, 1500, False)
+    assert json.loads(stored)['preserveDefaultVlan'] is False
+    assert result['networks'][0]['preserve_default_vlan'] is False
+    result, log = call(cluster, vlan_network_handler, NET, name='own', namespace=namespace, cluster_network=cn,
+                       vlan_id=31, preserve_default_vlan=False)
+    assert not result['changed'] and writes(log) == []
+    # unset: the key is not managed (a config is compared as "contains"), so it stays; true is the way back
+    result, log = call(cluster, vlan_network_handler, NET, name='own', namespace=namespace, cluster_network=cn,
+                       vlan_id=31)
+    assert not result['changed'] and writes(log) == []
+    result, _unused = call(cluster, vlan_network_handler, NET, name='own', namespace=namespace, cluster_network=cn,
+                           vlan_id=31, preserve_default_vlan=True)
+    assert result['changed'] and json.loads(read(cluster, path)['spec']['config'])['preserveDefaultVlan'] is True
+
+    # module level: the default of the tagged items; an untagged network never gets the key
+    result, _unused = call(cluster, vlan_network_handler, NET, namespace=namespace, cluster_network=cn,
+                           preserve_default_vlan=False, networks=[
+                               {'name': 'v32', 'vlan_id': 32}, {'name': 'native', 'network_type': 'untagged'}])
+    assert json.loads(read(cluster, nad_path(namespace, 'v32'))['spec']['config'])['preserveDefaultVlan'] is False
+    assert 'preserveDefaultVlan' not in json.loads(read(cluster, nad_path(namespace, 'native'))['spec']['config'])
+    with pytest.raises(ValidationError, match='native VLAN by design') as info:
+        call(cluster, vlan_network_handler, NET, name='native', namespace=namespace, cluster_network=cn,
+             network_type='untagged', preserve_default_vlan=False)
+    assert info.value.field == 'preserve_default_vlan'
+
+
 def test_unknown_cluster_network_and_missing_namespace(cluster, namespace):
     with pytest.raises(ValidationError, match='cluster network nosuch does not exist') as info:
         call(cluster, vlan_network_handler, NET, name='x', namespace=namespace, cluster_network='nosuch', vlan_id=5)

@@ -21,8 +21,8 @@ with open(os.path.join(REPO_ROOT, 'galaxy.yml'), encoding='utf-8') as _handle:
     GALAXY = yaml.safe_load(_handle)
 FQCN = '%s.%s' % (GALAXY['namespace'], GALAXY['name'])
 
-# what must never ship: test beds, test output, CI, benchmarks, VCS and tool caches
-FORBIDDEN = ('testbeds/', 'tests/output/', '.ci/', 'benchmarks/', '.git/', '.hypothesis/', '.pytest_cache/',
+# what must never ship: test beds, the lab, test output, CI, benchmarks, VCS and tool caches
+FORBIDDEN = ('testbeds/', 'lab/', 'tests/output/', '.ci/', 'benchmarks/', '.git/', '.hypothesis/', '.pytest_cache/',
              '__pycache__/', '.cache/')
 REQUIRED = ('MANIFEST.json', 'FILES.json', 'README.md', 'COPYING', 'meta/runtime.yml', 'plugins/inventory/vms.py',
             'changelogs/changelog.yaml')

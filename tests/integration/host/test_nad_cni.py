@@ -13,17 +13,29 @@ import secrets
 import pytest
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import cni_config_json
+from testbeds import cni
 
-CNI_BIN = '/usr/lib/cni'
-BRIDGE_PLUGIN = os.path.join(CNI_BIN, 'bridge')
+CNI_BIN = '/usr/lib/cni'  # Debian's containernetworking-plugins (1.1.1)
 
 
-def cni_add(node, vm, config, ifname='eth0'):
+def cni_add(node, vm, config, ifname='eth0', cni_bin=CNI_BIN):
     """Run the bridge plugin's ADD in ``node`` for the namespace ``vm``; returns the plugin's JSON result."""
     env = ['env', 'CNI_COMMAND=ADD', 'CNI_CONTAINERID=%s' % secrets.token_hex(8), 'CNI_NETNS=%s' % vm.path,
-           'CNI_IFNAME=%s' % ifname, 'CNI_PATH=%s' % CNI_BIN]
-    result = node.run(env + [BRIDGE_PLUGIN], input=config)
+           'CNI_IFNAME=%s' % ifname, 'CNI_PATH=%s' % cni_bin]
+    result = node.run(env + [os.path.join(cni_bin, 'bridge')], input=config)
     return json.loads(result.stdout)
+
+
+@pytest.fixture(name='built_plugins')
+def fixture_built_plugins():
+    """The folder of the bridge plugin scripts/setup.sh builds from Go modules (testbeds.cni)."""
+    try:
+        folder = cni.bin_dir()
+    except OSError as exc:  # the cache is read-only in the guest: the folder was never made
+        pytest.fail('the built CNI plugins are missing (%s): run scripts/setup.sh' % exc, pytrace=False)
+    if not os.access(os.path.join(folder, 'bridge'), os.X_OK):
+        pytest.fail('%s/bridge is missing: run scripts/setup.sh (python -m testbeds.cni build)' % folder, pytrace=False)
+    return folder
 
 
 def host_port(node, bridge):
@@ -74,3 +86,21 @@ def test_same_vlan_talks_other_vlan_is_cut_off(make_netns):
     assert vms['a'].run(['ping', '-c', '1', '-W', '2', '10.99.0.2'], check_rc=False).returncode == 0
     assert vms['a'].run(['ping', '-c', '1', '-W', '1', '10.99.0.3'], check_rc=False).returncode != 0
     assert vms['c'].run(['ping', '-c', '1', '-W', '1', '10.99.0.2'], check_rc=False).returncode != 0
+
+
+@pytest.mark.parametrize('preserve, vlans', [
+    # Harvester's config: the port keeps the bridge's default VLAN 1, egress untagged (native VLAN floods reach it)
+    (None, [{'vlan': 1, 'flags': ['Egress Untagged']}, {'vlan': 100, 'flags': ['PVID', 'Egress Untagged']}]),
+    (False, [{'vlan': 100, 'flags': ['PVID', 'Egress Untagged']}]),
+])
+def test_preserve_default_vlan_with_the_built_plugin(make_netns, built_plugins, preserve, vlans):
+    node, vm = make_netns('node'), make_netns('vm')
+    # the node's bridge as the host modules make it: VLAN filtering, default PVID 1 (also on its own port)
+    node.ip('link', 'add', 'data-br', 'type', 'bridge', 'vlan_filtering', '1', 'vlan_default_pvid', '1')
+    node.ip('link', 'set', 'data-br', 'up')
+    config = cni_config_json('current', 'vlan100', 'data', 100, 1500, preserve)
+    assert ('"preserveDefaultVlan":false' in config) == (preserve is False)
+    cni_add(node, vm, config, cni_bin=built_plugins)
+    ports = host_port(node, 'data-br')
+    assert len(ports) == 1
+    assert vlans_of(node, ports[0]) == vlans

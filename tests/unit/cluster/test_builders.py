@@ -24,6 +24,37 @@ def test_cni_config_json_matches_harvester(generation, cn, vlan, mtu, expected):
     assert builders.cni_config_json(generation, 'net', cn, vlan, mtu) == expected
 
 
+@pytest.mark.parametrize('generation, cn, vlan, preserve, expected', [
+    (CURRENT, 'data', 100, False,
+     '{"cniVersion":"0.3.1","name":"net","mtu":1500,"type":"bridge","bridge":"data-br","promiscMode":true,"vlan":100,'
+     '"preserveDefaultVlan":false,"ipam":{}}'),
+    (CURRENT, 'data', 100, True,
+     '{"cniVersion":"0.3.1","name":"net","mtu":1500,"type":"bridge","bridge":"data-br","promiscMode":true,"vlan":100,'
+     '"preserveDefaultVlan":true,"ipam":{}}'),
+    (LEGACY, None, 100, False,
+     '{"cniVersion":"0.3.1","name":"net","type":"bridge","bridge":"harvester-br0","promiscMode":true,"vlan":100,'
+     '"preserveDefaultVlan":false,"ipam":{}}'),
+    # unset: exactly Harvester's config; untagged: the plugin ignores the key, so it is never written
+    (CURRENT, 'data', 100, None,
+     '{"cniVersion":"0.3.1","name":"net","mtu":1500,"type":"bridge","bridge":"data-br","promiscMode":true,"vlan":100,'
+     '"ipam":{}}'),
+    (CURRENT, 'data', None, False,
+     '{"cniVersion":"0.3.1","name":"net","mtu":1500,"type":"bridge","bridge":"data-br","promiscMode":true,"ipam":{}}'),
+])
+def test_cni_config_preserve_default_vlan(generation, cn, vlan, preserve, expected):
+    assert builders.cni_config_json(generation, 'net', cn, vlan, 1500 if generation == CURRENT else None,
+                                    preserve) == expected
+
+
+def test_preserve_default_vlan_in_nad_and_parsed_back():
+    item = {'name': 'v100', 'namespace': 'lab', 'cluster_network': 'data', 'vlan_id': 100, 'mtu': 1500}
+    assert builders.parse_vlan_network(builders.vlan_network(CURRENT, item))['preserve_default_vlan'] is None
+    facts = builders.parse_vlan_network(builders.vlan_network(CURRENT, dict(item, preserve_default_vlan=False)))
+    assert facts['preserve_default_vlan'] is False
+    assert facts['config']['preserveDefaultVlan'] is False
+    assert facts['vlan_id'] == 100
+
+
 @pytest.mark.parametrize('generation, item, labels', [
     (CURRENT, {'name': 'v100', 'namespace': 'lab', 'cluster_network': 'data', 'vlan_id': 100, 'mtu': 1500},
      {'network.harvesterhci.io/type': 'L2VlanNetwork', 'network.harvesterhci.io/vlan-id': '100',

@@ -1,0 +1,111 @@
+"""The lab, end to end, inside the test command: ``<venv>/bin/python -m pytest tests/integration/lab`` (as root).
+
+One run of the whole lab, exactly what ``make lab`` runs (lab.run.Lab.up: control plane, kernel bed, topology,
+playbooks/site.yml with lab/inventory, VM stand-ins from the API server, site.yml again, checks), in a folder of its
+own (``<cache>/lab-test``, so a lab the user keeps up is never touched). Then one test per row of the report, each
+failing with that row's evidence, and last ``python -m lab down`` must leave no process, namespace or file behind.
+
+Needs the beds of scripts/setup.sh (kube-apiserver, and the guest kernel where this kernel lacks bonding/802.1Q/VLAN
+filtering) and the bridge CNI plugin built from Go modules. Under QEMU's software emulation the run takes about 5 to 10
+minutes.
+"""
+
+import glob
+import json
+import os
+
+import pytest
+
+from lab import checks, lifecycle
+from lab.config import NS_PREFIX, PROFILE, Paths, World
+from lab.run import Lab
+from testbeds.common import cache_dir
+from testbeds.kernel import check
+
+
+def _processes_mentioning(text):
+    found = {}
+    for entry in glob.glob('/proc/[0-9]*/cmdline'):
+        try:
+            with open(entry, 'rb') as handle:
+                args = handle.read().decode('utf-8', 'replace').split('\0')
+        except OSError:
+            continue
+        if any(text in arg for arg in args):
+            found[int(entry.split('/')[2])] = ' '.join(args)
+    return found
+
+
+@pytest.fixture(scope='module')
+def lab_run(request):
+    if os.geteuid() != 0:
+        pytest.fail('the lab needs root (network namespaces)', pytrace=False)
+    native, _reason = check()
+    user_lab = Paths()
+    if native and lifecycle.keeper_pid(user_lab):
+        pytest.fail('a lab is up in %s and would share this kernel\'s namespaces: `make lab-down` first'
+                    % user_lab.home, pytrace=False)
+    paths = Paths(cache_dir('lab-test'))
+    lifecycle.stop(paths)  # what an interrupted earlier run left
+    lab = Lab(paths, World(os.environ.get('HN_LAB_PROFILE') or PROFILE))
+    capture = request.config.pluginmanager.getplugin('capturemanager')
+    try:
+        with capture.global_and_fixture_disabled():  # the stages and plays as they go by, like `make lab`
+            document = lab.up()
+        processes = _processes_mentioning(paths.run)
+        yield paths, document, processes
+    finally:
+        lifecycle.stop(paths)
+
+
+@pytest.mark.parametrize('row_id', [row_id for row_id, _title in checks.ROWS])
+def test_row(lab_run, row_id):
+    _paths, document, _processes = lab_run
+    row = dict((item['id'], item) for item in document['rows'])[row_id]
+    stages = '; '.join('%s %s%s' % (s['name'], s['status'], (' (%s)' % s['error']) if s['error'] else '')
+                       for s in document['stages'])
+    evidence = '\n  '.join(row['evidence'])
+    assert row['status'] == 'PASS', '%s\n%s\n  %s\nstages: %s' % (row['title'], row.get('reason') or '', evidence, stages)
+
+
+def test_report_files(lab_run):
+    """report.json is the document the run returned: every row of the report with its evidence, every stage timed;
+    report.txt is its table."""
+    paths, document, _processes = lab_run
+    with open(paths.report_json, encoding='utf-8') as handle:
+        stored = json.load(handle)
+    assert stored == json.loads(json.dumps(document))
+    assert [row['id'] for row in stored['rows']] == [row_id for row_id, _title in checks.ROWS]
+    assert all(row['evidence'] for row in stored['rows']), [row['id'] for row in stored['rows'] if not row['evidence']]
+    passed = sum(row['status'] == 'PASS' for row in stored['rows'])
+    assert stored['summary'] == {'rows': len(checks.ROWS), 'passed': passed, 'failed': len(checks.ROWS) - passed,
+                                 'result': 'PASS' if passed == len(checks.ROWS) else 'FAIL',
+                                 'seconds': round(sum(s['seconds'] for s in stored['stages']), 1)}
+    assert [s['name'] for s in stored['stages']] == ['control plane and kernel', 'topology', 'site.yml (converge)',
+                                                     'VM stand-ins', 'site.yml again (idempotence)', 'checks']
+    failed = [(s['name'], s['error']) for s in stored['stages'] if s['status'] != 'PASS' or s['seconds'] <= 0]
+    assert not failed, failed
+    with open(paths.report_txt, encoding='utf-8') as handle:
+        text = handle.read()
+    for number, row in enumerate(stored['rows'], start=1):
+        assert '%-4s  %-6s  %s' % (number, row['status'], row['title']) in text
+    assert 'RESULT: %s (%d of %d rows pass)' % (stored['summary']['result'], passed, len(checks.ROWS)) in text
+
+
+def test_down_leaves_nothing(lab_run):
+    paths, _document, processes = lab_run
+    assert processes, 'nothing of the lab was running before down'
+    assert any('lab-keeper' in cmd for cmd in processes.values()), processes
+    job_dirs = set()
+    for cmd in processes.values():
+        job_dirs.update(part.split(',')[0] for part in cmd.split('path=')[1:] if part.startswith('/tmp/hn-kernel-'))
+    done = lifecycle.stop(paths)
+    assert done, 'down did nothing'
+    assert not os.path.exists(paths.run), os.listdir(paths.run)
+    alive = dict((pid, cmd) for pid, cmd in processes.items() if os.path.exists('/proc/%d' % pid))
+    assert not alive, alive
+    assert not _processes_mentioning(paths.run)
+    assert not [name for name in os.listdir('/run/netns') if name.startswith(NS_PREFIX)] \
+        if os.path.isdir('/run/netns') else True
+    assert not [folder for folder in job_dirs if os.path.exists(folder)], job_dirs
+    assert sorted(os.listdir(paths.home)) == ['report.json', 'report.txt']
