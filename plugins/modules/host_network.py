@@ -31,113 +31,6 @@ options:
     type: str
     choices: [merged, replaced, overridden, deleted, gathered, rendered]
     default: merged
-  bonds:
-    description: Bonds; the options are those of M(harvester.network.host_bond).
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: Name of the bond, at most 15 characters.
-        type: str
-        required: true
-      mode:
-        description: The bonding mode; a new bond without it gets V(active-backup). A change releases and re-enslaves the slaves.
-        type: str
-        choices: [balance-rr, active-backup, balance-xor, broadcast, 802.3ad, balance-tlb, balance-alb]
-      slaves:
-        description: The NICs of the bond (added with V(merged), exact with V(replaced)/V(overridden)).
-        type: list
-        elements: str
-      mtu:
-        description: MTU of the bond and its slaves.
-        type: int
-      mac:
-        description: MAC address of the bond.
-        type: str
-      up:
-        description: Whether the bond is administratively up.
-        type: bool
-        default: true
-      miimon:
-        description: MII monitoring interval (ms); V(0) disables it.
-        type: int
-      updelay:
-        description: Delay (ms, a multiple of miimon) before enabling a slave whose link came up.
-        type: int
-      downdelay:
-        description: Delay (ms, a multiple of miimon) before disabling a slave whose link went down.
-        type: int
-      lacp_rate:
-        description: LACPDU rate (V(802.3ad) only).
-        type: str
-        choices: [slow, fast]
-      xmit_hash_policy:
-        description: Transmit hash policy (V(balance-xor), V(802.3ad), V(balance-tlb), V(balance-alb)).
-        type: str
-        choices: [layer2, layer3+4, layer2+3, encap2+3, encap3+4, vlan+srcmac]
-      ad_select:
-        description: Aggregator selection (V(802.3ad) only).
-        type: str
-        choices: [stable, bandwidth, count]
-      primary:
-        description: Preferred slave (V(active-backup), V(balance-tlb), V(balance-alb)).
-        type: str
-      arp_interval:
-        description: ARP monitoring interval (ms); modes V(balance-rr), V(active-backup), V(balance-xor), V(broadcast).
-        type: int
-      arp_ip_target:
-        description: IPv4 addresses to ARP.
-        type: list
-        elements: str
-      min_links:
-        description: Slaves that must be up for carrier (V(802.3ad) only).
-        type: int
-  bridges:
-    description: Bridges; the options are those of M(harvester.network.host_bridge).
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: Name of the bridge, at most 15 characters.
-        type: str
-        required: true
-      vlan_filtering:
-        description: Whether the bridge filters by VLAN.
-        type: bool
-        default: true
-      default_pvid:
-        description: PVID of new ports (V(0) for none).
-        type: int
-        default: 1
-      stp:
-        description: Spanning tree protocol.
-        type: bool
-        default: false
-      mtu:
-        description: MTU of the bridge and its uplink; left out, the bridge takes the uplink's MTU.
-        type: int
-      mac:
-        description: MAC address of the bridge.
-        type: str
-      promisc:
-        description: Promiscuous mode of the bridge device.
-        type: bool
-        default: true
-      up:
-        description: Whether the bridge is administratively up.
-        type: bool
-        default: true
-      uplink:
-        description: The NIC or bond that connects the bridge to the physical network.
-        type: str
-      ports:
-        description: Other ports (added with V(merged), exact with V(replaced)/V(overridden), together with the uplink).
-        type: list
-        elements: str
-      migrate:
-        description: Move the uplink's addresses and routes onto the bridge (gateway routes last).
-        type: bool
-        default: false
   vlans:
     description: VLAN membership of bridge ports; the options are those of M(harvester.network.host_vlan_trunk).
     type: list
@@ -268,6 +161,7 @@ options:
     default: false
 extends_documentation_fragment:
   - harvester.network.host
+  - harvester.network.host.network
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
