@@ -25,6 +25,23 @@ options:
         the same lock, C(/run/lock/harvester-network.lock)) before failing.
     type: float
     default: 60.0
+  persist:
+    description:
+      - Also save what this task manages into the node's saved desired state (C(/etc/harvester-network/state.json))
+        and install C(harvester-network.service), a boot-time unit that re-applies that state with this same engine
+        (copied to C(/var/lib/harvester-network)) before C(network.target), and logs what it did to the journal and
+        C(/var/log/harvester-network.log). Re-applying is idempotent.
+      - Every writing host module saves into the same state, as if the saved tasks ran again in order. Items a task
+        names as exact (V(replaced), V(overridden), M(harvester.network.host_bond), the ports of
+        M(harvester.network.host_bridge) with O(harvester.network.host_bridge#module:purge_ports)) replace what was
+        saved for them, V(merged) items add to it, and removing an item (V(absent), V(deleted)) removes it from the
+        saved state. VLAN tables, addresses and routes the kernel drops as a result go from it too, and a
+        migration moves the uplink's saved addresses and routes onto the bridge.
+      - Before changing anything, the saved state with this task in it is planned against the node as this task
+        leaves it; if re-applying it at boot would change anything, or would fail, the task fails and names it.
+      - Ignored with V(gathered) and V(rendered).
+    type: bool
+    default: false
 requirements:
   - Python 3.8+ on the managed node; pyroute2 >= 0.9 only for the reference netlink codec (see the notes)
   - Linux with the bonding, 8021q and bridge (with VLAN filtering) kernel features

@@ -22,7 +22,8 @@ description:
     an empty list). Lists that are left out are not touched. V(gathered) returns the node in the shape this module
     takes (M(harvester.network.host_network_info) does too); V(rendered) returns the commands offline.
   - Feeding V(gathered) output back with V(overridden) changes nothing.
-  - O(persist) saves the desired state and installs a boot-time systemd unit that re-applies it with this same engine.
+  - O(persist) saves what the task manages and installs a boot-time systemd unit that re-applies it with this same
+    engine (see the option).
 author:
   - harvester.network developers (@harvester-network)
 options:
@@ -152,13 +153,6 @@ options:
         a probe fails. With V(false), the node is left as it is and the module fails.
     type: bool
     default: true
-  persist:
-    description:
-      - Save the desired state (C(/etc/harvester-network/state.json)) and install C(harvester-network.service), a
-        boot-time unit that re-applies it with this engine (copied to C(/var/lib/harvester-network)) and logs what it
-        did to the journal and C(/var/log/harvester-network.log). Re-applying is idempotent.
-    type: bool
-    default: false
 extends_documentation_fragment:
   - harvester.network.host
   - harvester.network.host.network
@@ -301,7 +295,7 @@ rollback:
   returned: when a run failed after changing something
   type: dict
 persist:
-  description: The files O(persist) wrote (or, in check mode, would write).
+  description: The files O(persist) wrote (or, in check mode, would write), as C(changed_files).
   returned: when O(persist=true)
   type: dict
 errors:
