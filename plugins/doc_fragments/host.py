@@ -87,7 +87,9 @@ options:
     description: MTU of the bond (the kernel gives it to every slave), 68-65535 and at most what the slaves support.
     type: int
   mac:
-    description: MAC address of the bond (unicast). Left out, the kernel uses the first slave's.
+    description:
+      - MAC address of the bond (unicast). Left out, the kernel uses the first slave's.
+      - Gathered output reports the address the bond has, set or taken from a slave; fed back, it changes nothing.
     type: str
   up:
     description: Whether the bond is administratively up.
@@ -157,7 +159,9 @@ options:
       - MTU of the bridge and of its O(uplink), 68-65535. Left out, the bridge takes the uplink's MTU.
     type: int
   mac:
-    description: MAC address of the bridge (unicast). Left out, the kernel picks one from its ports.
+    description:
+      - MAC address of the bridge (unicast). Left out, the kernel picks one from its ports.
+      - Gathered output reports the address the bridge has, set or picked by the kernel; fed back, it changes nothing.
     type: str
   promisc:
     description: Promiscuous mode of the bridge device (Harvester turns it on).

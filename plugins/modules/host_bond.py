@@ -91,6 +91,7 @@ after:
     mode: 802.3ad
     slaves: [eth1, eth2]
     mtu: 9000
+    mac: "52:54:00:12:34:01"
     up: true
     miimon: 100
     updelay: 0

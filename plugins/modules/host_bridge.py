@@ -100,6 +100,7 @@ after:
     stp: false
     promisc: true
     mtu: 1500
+    mac: "52:54:00:12:34:01"
     up: true
     uplink: eth1
     ports: []

@@ -253,10 +253,11 @@ gathered:
   returned: when O(state=gathered)
   type: dict
   sample:
-    bonds: [{name: data-bo, mode: 802.3ad, slaves: [eth1, eth2], mtu: 9000, up: true, miimon: 100, updelay: 0,
-             downdelay: 0, lacp_rate: fast, xmit_hash_policy: layer3+4, ad_select: stable, min_links: 0}]
-    bridges: [{name: data-br, vlan_filtering: true, default_pvid: 1, stp: false, promisc: true, mtu: 9000, up: true,
-               uplink: data-bo, ports: []}]
+    bonds: [{name: data-bo, mode: 802.3ad, slaves: [eth1, eth2], mtu: 9000, mac: "52:54:00:12:34:01", up: true,
+             miimon: 100, updelay: 0, downdelay: 0, lacp_rate: fast, xmit_hash_policy: layer3+4, ad_select: stable,
+             min_links: 0}]
+    bridges: [{name: data-br, vlan_filtering: true, default_pvid: 1, stp: false, promisc: true, mtu: 9000,
+               mac: "52:54:00:12:34:01", up: true, uplink: data-bo, ports: []}]
     vlans: [{port: data-bo, bridge: data-br, vids: ["100", "200"], pvid: 1, untagged: ["1"]}]
     addresses: [{interface: eth0, address: 192.168.122.10/24}]
     routes: [{dst: 0.0.0.0/0, gateway: 192.168.122.1, interface: eth0, metric: 0}]

@@ -19,7 +19,7 @@ def bond_config(state, name):
     link = state['links'][name]
     mode = bond.get('mode')
     item = {'name': name, 'mode': mode, 'slaves': model.members(state, name), 'mtu': link.get('mtu'),
-            'up': bool(link.get('up'))}
+            'mac': link.get('mac'), 'up': bool(link.get('up'))}
     for key, modes in sorted(model.BOND_OPTION_MODES.items()):
         if mode not in modes:
             continue
@@ -51,7 +51,7 @@ def bridge_config(state, name):
     uplink = _uplink(state, name)
     return {'name': name, 'vlan_filtering': bridge['vlan_filtering'], 'default_pvid': bridge['default_pvid'],
             'stp': bridge['stp'], 'promisc': bool(link.get('promisc')), 'mtu': link.get('mtu'),
-            'up': bool(link.get('up')), 'uplink': uplink,
+            'mac': link.get('mac'), 'up': bool(link.get('up')), 'uplink': uplink,
             'ports': [port for port in model.members(state, name) if port != uplink]}
 
 
@@ -122,6 +122,7 @@ def comparable(state):
         result['links'][name] = {'kind': link.get('kind'), 'mtu': link.get('mtu'), 'up': bool(link.get('up')),
                                  'master': link.get('master')}
     for item in to_config(state, sections=('bonds',))['bonds']:
+        item.pop('mac')
         result['bonds'][item['name']] = item
     for name, bridge in state['bridges'].items():
         if name in state['links']:

@@ -383,6 +383,7 @@ class DeleteLink(Op):
         state['bridges'].pop(name, None)
         if link.get('master') in state['bridges']:
             _bridge_mtu_follow_ports(state, link['master'])
+            _mac_derived(state, link['master'])
 
     def requests(self):
         return [Request('link', 'del', refs=('index',), index=self.link)]
@@ -414,6 +415,8 @@ class SetLink(Op):
         if self.mac is not None:
             link['mac'] = self.mac
             link['mac_set'] = True  # addr_assign_type NET_ADDR_SET: ports and slaves no longer change it
+            if link.get('master') in state['bridges']:
+                _mac_derived(state, link['master'])  # a port's new MAC can be the bridge's lowest
         if self.promisc is not None:
             link['promisc'] = self.promisc
             if self.link in state['bridges']:
@@ -531,9 +534,21 @@ class SetBridgeOptions(Op):
         return ops
 
 
+def _mac_derived(state, name):
+    """``name`` re-derives its MAC unless one was set (a bond from its first slave or at random, a bridge from
+    its lowest port MAC): unknown to the model, and so is the MAC of the bridge it is a port of."""
+    link = state['links'].get(name)
+    if link is None or link.get('mac_set'):
+        return
+    link['mac'] = None
+    if link.get('master') in state['bridges']:
+        _mac_derived(state, link['master'])
+
+
 def _detach(state, member, master):
     link = state['links'][member]
     link['master'] = None
+    _mac_derived(state, master)
     if master in state['bonds']:
         # __bond_release_one(): the slave is closed, its MTU and MAC restored.
         link['up'] = False
@@ -580,14 +595,12 @@ class SetMaster(Op):
                 link['mtu'] = bond_link.get('mtu')
                 link['mac'] = None  # the bonding driver decides (mode, fail_over_mac)
                 link['up'] = True   # bond_enslave() opens the slave
-                if not bond_link.get('mac_set'):
-                    bond_link['mac'] = None
+                _mac_derived(state, self.master)
             else:
                 bridge = state['bridges'][self.master]
                 state['vlans'][self.link] = model.default_vlan_table(bridge['default_pvid'])
                 _bridge_mtu_follow_ports(state, self.master, joined=self.link)
-                if not state['links'][self.master].get('mac_set'):
-                    state['links'][self.master]['mac'] = None  # the bridge takes the lowest port MAC
+                _mac_derived(state, self.master)  # the bridge takes the lowest port MAC
         if self.up:
             link['up'] = True
 
