@@ -191,6 +191,11 @@ options:
         gateway routes come last). Needs O(uplink).
       - Safe to repeat; once moved, there is nothing left to move. M(harvester.network.host_network) adds probes and
         automatic rollback around a move of the management addresses.
+      - Only single-path routes of the main table move. A route in another table or a multipath route through the
+        uplink would be dropped by the kernel, so the change is refused before anything is written; the error names
+        each such route with the commands that delete it and add it back through the bridge. The same goes for any
+        change that would make the kernel drop such a route (its link enslaved, taken down or left without IPv4
+        addresses).
     type: bool
     default: false
 '''

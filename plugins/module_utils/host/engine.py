@@ -226,6 +226,7 @@ def _converge(module, params, want, nl, check_mode, netns, paths, result, starte
         validate.check_against_facts(want, have)
         plan = make_plan(have, want)
         validate.check_outcome(want, plan.state)
+        validate.check_other_routes(want, plan)
         saved = saved_document(want, plan, paths) if persist_wanted else None
         timings['plan'] = round(time.monotonic() - mark, 4)
     except validate.ValidationError as exc:
@@ -256,6 +257,7 @@ def _converge(module, params, want, nl, check_mode, netns, paths, result, starte
                     validate.check_against_facts(want, have)
                     plan = make_plan(have, want)
                     validate.check_outcome(want, plan.state)
+                    validate.check_other_routes(want, plan)
                     saved = saved_document(want, plan, paths) if persist_wanted else None
                 except validate.ValidationError as exc:
                     raise EngineError(str(exc), dict(result, errors=exc.errors))

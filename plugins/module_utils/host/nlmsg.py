@@ -314,5 +314,26 @@ def decode_route(data, offset, end):
         if number in found:
             item[key] = _num(data, found[number], 'I')
     if RTA_MULTIPATH in found:
-        item['RTA_MULTIPATH'] = True
+        item['RTA_MULTIPATH'] = _nexthops(data, found[RTA_MULTIPATH], family)
     return item
+
+
+_RTNH = struct.Struct('=HBBi')  # struct rtnexthop: len, flags, hops, ifindex
+
+
+def _nexthops(data, span, family):
+    """The nexthops of a multipath route, as pyroute2 reads them: [{'oif': index, 'RTA_GATEWAY': text}]."""
+    hops = []
+    offset, end = span
+    while offset + _RTNH.size <= end:
+        length, _flags, _hops, index = _RTNH.unpack_from(data, offset)
+        if length < _RTNH.size:
+            break
+        hop = {'oif': index}
+        found = attrs(data, offset + _RTNH.size, offset + length)
+        if RTA_GATEWAY in found and family in (AF_INET, AF_INET6):
+            start, stop = found[RTA_GATEWAY]
+            hop['RTA_GATEWAY'] = socket.inet_ntop(family, data[start:stop])
+        hops.append(hop)
+        offset += (length + 3) & ~3
+    return hops

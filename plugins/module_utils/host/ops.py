@@ -250,6 +250,11 @@ def _drop_link_routes(state, name, families=(4, 6)):
     for key, route in list(state['routes'].items()):
         if route.get('interface') == name and _route_family(route) in families:
             del state['routes'][key]
+    others = state.get('other_routes')
+    for key, route in list((others or {}).items()):
+        # every table; a multipath route loses the nexthop (dead): the engine counts the route as dropped
+        if _route_family(route) in families and any(hop.get('interface') == name for hop in route['nexthops']):
+            del others[key]
 
 
 def _route_family(route):

@@ -411,6 +411,7 @@ def plan_layers(have, wants):
         validate.check_against_facts(want, state)
         plan = make_plan(state, want)
         validate.check_outcome(want, plan.state)
+        validate.check_other_routes(want, plan)
         ops.extend(plan.ops)
         state = plan.state
     return ops, state

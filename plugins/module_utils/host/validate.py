@@ -537,3 +537,67 @@ def check_outcome(want, predicted):
                 errors.add(field + '.gateway', 'gateway %s is not in the subnet of any address %s after this change;'
                            ' add an address in its subnet or fix the gateway' % (gateway, where))
     errors.raise_if_any()
+
+
+def _migrating_uplinks(want, have):
+    """{uplink: bridge} of the bridges that take their uplink's addresses and routes in this change (not yet
+    done: the uplink is not the bridge's port yet, or still has addresses)."""
+    if want['state'] == 'deleted':
+        return {}
+    return dict((spec['uplink'], name) for name, spec in (want.get('bridges') or {}).items()
+                if spec.get('migrate') and spec.get('uplink') and (
+                    have['links'].get(spec['uplink'], {}).get('master') != name or
+                    have['addresses'].get(spec['uplink'])))
+
+
+def _cause(want, have, link, migrating):
+    """The field of ``want`` that makes ``link`` lose its routes."""
+    if link in migrating:
+        return _field(want, migrating[link], '.migrate')
+    if link in want.get('address_fields', {}):
+        return want['address_fields'][link]
+    if want.get('addresses') is not None and not (have['addresses'].get(link) and link not in want['addresses']
+                                                  and want['state'] in ('merged', 'replaced')):
+        return 'addresses'
+    masters = membership(have, want)[0]
+    if link in masters:
+        return masters[link][1]
+    return _field(want, link)
+
+
+def _loses_routes(have, predicted, link):
+    """Whether the kernel drops ``link``'s routes during the change: it goes, goes down, changes master or loses
+    its last IPv4 address."""
+    before, after = have['links'].get(link), predicted['links'].get(link)
+    if after is None or (before or {}).get('up') and not after.get('up'):
+        return True
+    if (before or {}).get('master') != after.get('master'):
+        return True
+    def ipv4(state):
+        return any(':' not in address for address in state['addresses'].get(link, {}))
+    return ipv4(have) and not ipv4(predicted)
+
+
+def check_other_routes(want, plan):
+    """Routes the engine does not manage (other tables, multipath) through a link this change takes their way
+    from: the kernel drops them when the link goes down or loses its last IPv4 address, and a link that becomes
+    a bridge's port no longer routes.  Refused, each naming the route and what to do, before anything changes."""
+    errors = _Errors()
+    have = plan.have
+    migrating = _migrating_uplinks(want, have)
+    kept = plan.state.get('other_routes') or {}
+    for key, route in sorted((have.get('other_routes') or {}).items()):
+        links = [hop.get('interface') for hop in route['nexthops'] if hop.get('interface')]
+        through = [link for link in links if link in migrating]
+        if key in kept and not through:
+            continue
+        link = (through or [link for link in links if _loses_routes(have, plan.state, link)] or links or ['?'])[0]
+        kind = 'a multipath route' if len(route['nexthops']) > 1 else 'a route in table %s' % route['table']
+        fix = 'delete it first (%s) and add it back afterwards' % key.replace(' route add ', ' route del ', 1)
+        if link in migrating:
+            fix += ' through %s (%s)' % (migrating[link], model.other_route_text(route, link, migrating[link]))
+        errors.add(_cause(want, have, link, migrating),
+                   '%s goes through %s and this change would break it (%s; the engine moves and restores only'
+                   ' single-path routes of the main table): %s, or leave %s out of this change'
+                   % (key, link, kind, fix, link))
+    errors.raise_if_any()

@@ -69,3 +69,55 @@ def test_migrate_management_addresses(node):
     assert result['after']['uplink_addresses'] == []
     # The node still reaches the world through the bridge.
     node.ns.run(['ping', '-c', '1', '-W', '5', '10.77.0.1'])
+
+
+def test_migrate_refuses_routes_it_does_not_move(node):
+    """A route in another table, and a multipath route, through the uplink: the kernel would drop them when the
+    uplink's addresses move, and the engine does not move them. The change is refused before anything is written,
+    naming each route and the commands that move it; once they are out of the way, the migration runs."""
+    node.ns.ip('addr', 'add', '192.168.122.10/24', 'dev', 'eth4')
+    node.ns.ip('addr', 'add', '10.1.0.2/24', 'dev', 'eth3')
+    node.ns.ip('route', 'add', 'default', 'via', '192.168.122.1')
+    node.ns.ip('route', 'add', '10.9.0.0/16', 'via', '192.168.122.254', 'dev', 'eth4', 'table', '100')
+    node.ns.ip('route', 'add', '10.7.0.0/16', 'via', '10.1.0.254', 'dev', 'eth3', 'table', '100')
+    # What the kernel model says (and the refusal rests on): a link's last IPv4 address leaving takes its routes in
+    # every table.
+    node.ns.ip('addr', 'add', '10.2.0.2/24', 'dev', 'eth2')
+    node.ns.ip('route', 'add', '10.6.0.0/16', 'via', '10.2.0.254', 'dev', 'eth2', 'table', '100')
+    node.ns.ip('addr', 'del', '10.2.0.2/24', 'dev', 'eth2')
+    assert '10.6.0.0' not in node.ns.ip('route', 'show', 'table', '100').stdout
+    node.ns.ip('route', 'add', '10.8.0.0/16', 'nexthop', 'via', '192.168.122.254', 'dev', 'eth4',
+               'nexthop', 'via', '10.1.0.254', 'dev', 'eth3')
+    table_before = node.ns.ip('route', 'show', 'table', '100').stdout
+    main_before = node.ns.ip('route', 'show', 'table', 'main').stdout
+    before = node.state()
+    assert sorted(before['other_routes']) == [
+        'ip -4 route add 10.7.0.0/16 table 100 metric 0 via 10.1.0.254 dev eth3',
+        'ip -4 route add 10.8.0.0/16 table main metric 0 nexthop via 192.168.122.254 dev eth4 nexthop via 10.1.0.254'
+        ' dev eth3',
+        'ip -4 route add 10.9.0.0/16 table 100 metric 0 via 192.168.122.254 dev eth4']
+    params = {'name': 'harvester-br0', 'uplink': 'eth4', 'migrate': True}
+    for check in (True, False):
+        error = node.fail('host_bridge', params, check=check)
+        errors = error.result['errors']
+        assert len(errors) == 2 and all(e.startswith('bridge.migrate: ip -4 route add 10.') for e in errors), errors
+        assert any('(ip -4 route add 10.9.0.0/16 table 100 metric 0 via 192.168.122.254 dev harvester-br0)' in e
+                   for e in errors)
+        assert any('a multipath route' in e and 'nexthop via 192.168.122.254 dev harvester-br0 nexthop via '
+                   '10.1.0.254 dev eth3' in e for e in errors)
+        assert 'harvester-br0' not in node.links()
+        assert node.ns.ip('route', 'show', 'table', '100').stdout == table_before
+        assert node.ns.ip('route', 'show', 'table', 'main').stdout == main_before
+    # host_network names the field in its own terms
+    error = node.fail('host_network', {'bridges': [params], 'probes': {'enabled': False}})
+    assert all(e.startswith('bridges[0].migrate: ') for e in error.result['errors'])
+
+    # What the error says to do: take them out of the way, migrate, put them back through the bridge.
+    node.ns.ip('route', 'del', '10.9.0.0/16', 'table', '100')
+    node.ns.ip('route', 'del', '10.8.0.0/16')
+    node.converge('host_bridge', params)
+    node.ns.ip('route', 'add', '10.9.0.0/16', 'via', '192.168.122.254', 'dev', 'harvester-br0', 'table', '100')
+    node.ns.ip('route', 'add', '10.8.0.0/16', 'nexthop', 'via', '192.168.122.254', 'dev', 'harvester-br0',
+               'nexthop', 'via', '10.1.0.254', 'dev', 'eth3')
+    assert node.run('host_bridge', params)['changed'] is False
+    assert '10.7.0.0/16 via 10.1.0.254 dev eth3' in node.ns.ip('route', 'show', 'table', '100').stdout
