@@ -191,11 +191,10 @@ options:
         gateway routes come last). Needs O(uplink).
       - Safe to repeat; once moved, there is nothing left to move. M(harvester.network.host_network) adds probes and
         automatic rollback around a move of the management addresses.
-      - Only single-path routes of the main table move. A route in another table or a multipath route through the
-        uplink would be dropped by the kernel, so the change is refused before anything is written; the error names
-        each such route with the commands that delete it and add it back through the bridge. The same goes for any
-        change that would make the kernel drop such a route (its link enslaved, taken down or left without IPv4
-        addresses).
+      - Routes in other tables and multipath routes through the uplink move too (deleted before the uplink loses
+        its addresses, which would make the kernel drop them, and added back through the bridge last); the rollback
+        puts them back. Any other change that would make the kernel drop such a route (its link enslaved, taken down
+        or left without IPv4 addresses) is refused before anything is written, naming the route and what to do.
     type: bool
     default: false
 '''

@@ -117,7 +117,8 @@ def comparable(state):
     MAC addresses of bonds, bridges and bond slaves are left out (the kernel derives them), so are the
     primary/secondary flags of addresses (they only record the order addresses were added in).
     """
-    result = {'links': {}, 'bonds': {}, 'bridges': {}, 'vlans': {}, 'addresses': {}, 'routes': {}}
+    result = {'links': {}, 'bonds': {}, 'bridges': {}, 'vlans': {}, 'addresses': {}, 'routes': {},
+              'other_routes': dict((key, True) for key in state.get('other_routes') or {})}
     for name, link in state['links'].items():
         result['links'][name] = {'kind': link.get('kind'), 'mtu': link.get('mtu'), 'up': bool(link.get('up')),
                                  'master': link.get('master')}
@@ -161,7 +162,7 @@ def differences(expected, actual, limit=20):
         if a != b:
             found.append('%s: expected %s, found %s' % (path.rstrip('.'), _short(a), _short(b)))
 
-    for section in ('links', 'bonds', 'bridges', 'vlans', 'addresses', 'routes'):
+    for section in ('links', 'bonds', 'bridges', 'vlans', 'addresses', 'routes', 'other_routes'):
         if section == 'vlans':
             for port in sorted(set(left[section]) | set(right[section])):
                 a = left[section].get(port)

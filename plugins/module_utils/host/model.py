@@ -189,14 +189,18 @@ def default_metric(dst):
 TABLE_NAMES = {253: 'default', 254: 'main', 255: 'local'}
 
 
-def other_route_text(route, interface=None, to=None):
-    """The iproute2 command that adds a route the engine does not manage; with ``interface`` and ``to``, the
-    nexthops through ``interface`` go through ``to`` instead."""
+def other_route_text(route):
+    """The iproute2 command that adds a route the engine does not manage (its key in ``other_routes``)."""
     words = ['ip', '-6' if ':' in route['dst'] else '-4', 'route add', route['dst'],
              'table', TABLE_NAMES.get(route['table'], str(route['table'])), 'metric', str(route['metric'])]
     hops = route['nexthops']
     for hop in hops:
-        link = to if interface is not None and hop.get('interface') == interface else hop.get('interface')
         words.extend((['nexthop'] if len(hops) > 1 else []) + (['via', hop['gateway']] if hop.get('gateway') else [])
-                     + (['dev', link] if link else []))
+                     + (['dev', hop['interface']] if hop.get('interface') else []))
     return ' '.join(words)
+
+
+def moved_route(route, moves):
+    """``route`` with its nexthops through the links in ``moves`` ({link: new link}) going through the new ones."""
+    hops = [dict(hop, interface=moves.get(hop.get('interface'), hop.get('interface'))) for hop in route['nexthops']]
+    return dict(route, nexthops=hops)

@@ -60,6 +60,13 @@ class Request:
     def __repr__(self):
         return 'Request(%s %s %r)' % (self.method, self.command, self.kwargs)
 
+    def names(self):
+        """The link names this request refers to (the nexthops of a multipath route included)."""
+        found = [self.kwargs.get(ref) for ref in self.refs if ref != 'multipath']
+        if 'multipath' in self.refs:
+            found.extend(hop.get('oif') for hop in self.kwargs.get('multipath') or ())
+        return [name for name in found if isinstance(name, str)]
+
 
 class Op:
     """Base class: subclasses set ``name`` and ``fields`` and implement the four methods."""
@@ -929,6 +936,73 @@ class DelRoute(Op):
             return []
         return [AddRoute(dst=old['dst'], gateway=old.get('gateway'), interface=old.get('interface'),
                          metric=old['metric'])]
+
+
+class AddOtherRoute(Op):
+    """Add a route the engine does not otherwise manage (another table, multipath): what a migration moves."""
+
+    name = 'add_other_route'
+    fields = ('route',)
+
+    def targets(self):
+        return [hop.get('interface') for hop in self.route['nexthops']]
+
+    def command(self):
+        return model.other_route_text(self.route)
+
+    def simulate(self, state):
+        state.setdefault('other_routes', {})[self.command()] = dict(self.route)
+
+    def requests(self):
+        kwargs = _other_route_kwargs(self.route)
+        return [Request('route', 'add', refs=('multipath',) if 'multipath' in kwargs else ('oif',), **kwargs)]
+
+    def inverse(self, before):
+        if self.command() in (before.get('other_routes') or {}):
+            return []
+        return [DelOtherRoute(route=self.route)]
+
+
+class DelOtherRoute(AddOtherRoute):
+    name = 'del_other_route'
+
+    def command(self):
+        return model.other_route_text(self.route).replace(' route add ', ' route del ', 1)
+
+    def simulate(self, state):
+        (state.get('other_routes') or {}).pop(model.other_route_text(self.route), None)
+
+    def requests(self):
+        kwargs = _other_route_kwargs(self.route)
+        return [Request('route', 'del', refs=('multipath',) if 'multipath' in kwargs else ('oif',), **kwargs)]
+
+    def inverse(self, before):
+        if model.other_route_text(self.route) not in (before.get('other_routes') or {}):
+            return []
+        return [AddOtherRoute(route=self.route)]
+
+
+def _other_route_kwargs(route):
+    ip, prefix = route['dst'].split('/')
+    kwargs = {'dst': ip, 'dst_len': int(prefix), 'table': route['table'], 'priority': route['metric'],
+              'family': 10 if ':' in route['dst'] else 2, 'proto': 3, 'type': 1}
+    hops = route['nexthops']
+    kwargs['scope'] = 0 if any(hop.get('gateway') for hop in hops) else 253
+    if len(hops) > 1:
+        kwargs['multipath'] = [_hop_kwargs(hop) for hop in hops]
+    else:
+        if hops[0].get('gateway'):
+            kwargs['gateway'] = hops[0]['gateway']
+        if hops[0].get('interface'):
+            kwargs['oif'] = hops[0]['interface']
+    return kwargs
+
+
+def _hop_kwargs(hop):
+    kwargs = {'oif': hop['interface']}
+    if hop.get('gateway'):
+        kwargs['gateway'] = hop['gateway']
+    return kwargs
 
 
 def _route_kwargs(op):

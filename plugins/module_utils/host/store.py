@@ -227,9 +227,7 @@ def _fold_present(doc, want, end):
             saved['items'][port] = item
     specs = want.get('addresses')
     if specs is not None:
-        saved = sections['addresses']
-        if state == 'overridden':
-            saved['overridden'], saved['items'] = True, {}
+        saved = _section(sections, 'addresses', state)
         for link, addresses in specs.items():
             old = saved['items'].get(link)
             if exact or old is None:
@@ -238,13 +236,19 @@ def _fold_present(doc, want, end):
                 saved['items'][link] = {'exact': old['exact'], 'spec': set(old['spec']) | set(addresses)}
     specs = want.get('routes')
     if specs is not None:
-        saved = sections['routes']
-        if state == 'overridden':
-            saved['overridden'], saved['items'] = True, {}
+        saved = _section(sections, 'routes', state)
         for key, route in specs.items():
             saved['items'][key] = {'exact': True, 'spec': dict(route)}
     _fold_migrations(doc, want)
     return given
+
+
+def _section(sections, section, state):
+    """A saved section a run folds into: emptied first when the run overrides it."""
+    saved = sections[section]
+    if state == 'overridden':
+        saved['overridden'], saved['items'] = True, {}
+    return saved
 
 
 def _fold_migrations(doc, want):

@@ -19,7 +19,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.harvester.network.plugins.module_utils.host import model
-from ansible_collections.harvester.network.plugins.module_utils.host.plan import membership
+from ansible_collections.harvester.network.plugins.module_utils.host.plan import membership, migrations
 from ansible_collections.harvester.network.plugins.module_utils.host.vids import VidError, parse_vids
 
 
@@ -539,17 +539,6 @@ def check_outcome(want, predicted):
     errors.raise_if_any()
 
 
-def _migrating_uplinks(want, have):
-    """{uplink: bridge} of the bridges that take their uplink's addresses and routes in this change (not yet
-    done: the uplink is not the bridge's port yet, or still has addresses)."""
-    if want['state'] == 'deleted':
-        return {}
-    return dict((spec['uplink'], name) for name, spec in (want.get('bridges') or {}).items()
-                if spec.get('migrate') and spec.get('uplink') and (
-                    have['links'].get(spec['uplink'], {}).get('master') != name or
-                    have['addresses'].get(spec['uplink'])))
-
-
 def _cause(want, have, link, migrating):
     """The field of ``want`` that makes ``link`` lose its routes."""
     if link in migrating:
@@ -573,31 +562,30 @@ def _loses_routes(have, predicted, link):
         return True
     if (before or {}).get('master') != after.get('master'):
         return True
-    def ipv4(state):
-        return any(':' not in address for address in state['addresses'].get(link, {}))
-    return ipv4(have) and not ipv4(predicted)
+    return _has_ipv4(have, link) and not _has_ipv4(predicted, link)
+
+
+def _has_ipv4(state, link):
+    return any(':' not in address for address in state['addresses'].get(link, {}))
 
 
 def check_other_routes(want, plan):
-    """Routes the engine does not manage (other tables, multipath) through a link this change takes their way
-    from: the kernel drops them when the link goes down or loses its last IPv4 address, and a link that becomes
-    a bridge's port no longer routes.  Refused, each naming the route and what to do, before anything changes."""
+    """Routes the engine does not manage (other tables, multipath) that this change would make the kernel drop
+    (their link goes down, is enslaved or loses its last IPv4 address), other than those a migration moves onto
+    the bridge: refused, each naming the route and what to do, before anything changes."""
     errors = _Errors()
     have = plan.have
-    migrating = _migrating_uplinks(want, have)
+    migrating = migrations(want)
     kept = plan.state.get('other_routes') or {}
     for key, route in sorted((have.get('other_routes') or {}).items()):
-        links = [hop.get('interface') for hop in route['nexthops'] if hop.get('interface')]
-        through = [link for link in links if link in migrating]
-        if key in kept and not through:
+        if key in kept or model.other_route_text(model.moved_route(route, migrating)) in kept:
             continue
-        link = (through or [link for link in links if _loses_routes(have, plan.state, link)] or links or ['?'])[0]
+        links = [hop.get('interface') for hop in route['nexthops'] if hop.get('interface')]
+        link = ([link for link in links if _loses_routes(have, plan.state, link)] or links or ['?'])[0]
         kind = 'a multipath route' if len(route['nexthops']) > 1 else 'a route in table %s' % route['table']
-        fix = 'delete it first (%s) and add it back afterwards' % key.replace(' route add ', ' route del ', 1)
-        if link in migrating:
-            fix += ' through %s (%s)' % (migrating[link], model.other_route_text(route, link, migrating[link]))
         errors.add(_cause(want, have, link, migrating),
-                   '%s goes through %s and this change would break it (%s; the engine moves and restores only'
-                   ' single-path routes of the main table): %s, or leave %s out of this change'
-                   % (key, link, kind, fix, link))
+                   '%s goes through %s and this change would make the kernel drop it (%s; the engine keeps only'
+                   ' single-path routes of the main table, and moves other routes only with a migration): delete it'
+                   ' first (%s) and add it back afterwards, or leave %s out of this change'
+                   % (key, link, kind, key.replace(' route add ', ' route del ', 1), link))
     errors.raise_if_any()

@@ -31,7 +31,13 @@ def requests():
     ops = make_plan(node, desired).ops + [
         O.DeleteLink(link='old-bo'), O.SetLink(link='eth3', mtu=4000, promisc=True),
         O.SetVlans(link='bo0', remove={5, 6, 7, 300}), O.SetUp(link='eth3', up=False),
-        O.SetBridgeOptions(link='br0', options={'vlan_filtering': False, 'default_pvid': 0})]
+        O.SetBridgeOptions(link='br0', options={'vlan_filtering': False, 'default_pvid': 0}),
+        O.AddOtherRoute(route={'dst': '10.9.0.0/16', 'table': 100, 'metric': 5,
+                               'nexthops': [{'interface': 'eth0', 'gateway': '10.0.0.254'}]}),
+        O.DelOtherRoute(route={'dst': 'fd09::/64', 'table': 1000, 'metric': 1024,
+                               'nexthops': [{'interface': 'eth0', 'gateway': None}]}),
+        O.AddOtherRoute(route={'dst': '10.8.0.0/16', 'table': 254, 'metric': 0, 'nexthops': [
+            {'interface': 'eth0', 'gateway': '10.0.0.254'}, {'interface': 'eth1', 'gateway': '10.1.0.254'}]})]
     for op in ops:
         for request in op.requests():
             yield op, request
@@ -59,6 +65,8 @@ def test_fast_codec_encodes_what_pyroute2_builds():
         for key in request.refs:
             if isinstance(kwargs.get(key), str):
                 kwargs[key] = 7
+            elif key == 'multipath':
+                kwargs[key] = [dict(hop, oif=7 + number) for number, hop in enumerate(kwargs[key])]
         ours = nlmsg.encode(Resolved(request, kwargs), 1)
         batch.reset()
         getattr(batch, request.method)(request.command, **kwargs)

@@ -1,6 +1,7 @@
-"""Routes the engine does not manage (other tables, multipath) through a link a change takes their way from: the
-change is refused before anything is written, naming the route and what to do (pure: the kernel model says which
-routes the kernel drops; the real kernel checks it in tests/integration/host/test_host_bridge.py)."""
+"""Routes the engine does not otherwise manage (other tables, multipath): a migration moves those through the
+uplink onto the bridge; any other change that would make the kernel drop one is refused before anything is
+written, naming the route and what to do (pure: the kernel model says which routes the kernel drops; the real
+kernel checks it in tests/integration/host/test_host_bridge.py)."""
 
 import pytest
 
@@ -35,18 +36,42 @@ def refused(module, params, have):
     return info.value.errors
 
 
-def test_migration_refuses_routes_it_would_not_move():
-    errors = refused('host_bridge', {'name': 'br0', 'uplink': 'eth0', 'migrate': True}, node())
-    assert len(errors) == 2, errors
-    table, multipath = sorted(errors, key=lambda e: '10.9' not in e)
-    assert table.startswith('bridge.migrate: ip -4 route add 10.9.0.0/16 table 100 metric 0 via 192.168.7.254 dev '
-                            'eth0 goes through eth0 and this change would break it (a route in table 100;')
-    assert 'delete it first (ip -4 route del 10.9.0.0/16 table 100 metric 0 via 192.168.7.254 dev eth0) and add it' \
-           ' back afterwards through br0 (ip -4 route add 10.9.0.0/16 table 100 metric 0 via 192.168.7.254 dev br0)' \
-           in table
-    assert '(a multipath route;' in multipath and 'nexthop via 192.168.7.254 dev br0 nexthop via 10.1.0.254 dev ' \
-           'eth1' in multipath
-    assert not [error for error in errors if '10.7.0.0' in error]  # through eth1, which this change leaves alone
+def test_migration_moves_them_after_the_addresses():
+    have = node()
+    params = {'name': 'br0', 'uplink': 'eth0', 'migrate': True}
+    want = engine.build_want('host_bridge', engine.check_params('host_bridge', params))
+    validate.check_against_facts(want, have)
+    plan = make_plan(have, want)
+    validate.check_other_routes(want, plan)
+    commands = [op.command() for op in plan.ops]
+    assert commands[commands.index('ip addr add 192.168.7.10/24 dev br0'):] == [
+        'ip addr add 192.168.7.10/24 dev br0',
+        'ip -4 route del 0.0.0.0/0 via 192.168.7.1 dev eth0 metric 0',
+        'ip -4 route del 10.8.0.0/16 table main metric 0 nexthop via 192.168.7.254 dev eth0 nexthop via 10.1.0.254 '
+        'dev eth1',
+        'ip -4 route del 10.9.0.0/16 table 100 metric 0 via 192.168.7.254 dev eth0',
+        'ip addr del 192.168.7.10/24 dev eth0',
+        'ip -4 route add 0.0.0.0/0 via 192.168.7.1 dev br0 metric 0',
+        'ip -4 route add 10.8.0.0/16 table main metric 0 nexthop via 192.168.7.254 dev br0 nexthop via 10.1.0.254 '
+        'dev eth1',
+        'ip -4 route add 10.9.0.0/16 table 100 metric 0 via 192.168.7.254 dev br0']
+    assert sorted(plan.state['other_routes']) == [
+        'ip -4 route add 10.7.0.0/16 table 100 metric 0 via 10.1.0.254 dev eth1',
+        'ip -4 route add 10.8.0.0/16 table main metric 0 nexthop via 192.168.7.254 dev br0 nexthop via 10.1.0.254 '
+        'dev eth1',
+        'ip -4 route add 10.9.0.0/16 table 100 metric 0 via 192.168.7.254 dev br0']
+    assert make_plan(plan.state, want).ops == []  # moved once: nothing left to move
+    # the journal's inverses put them back where they were
+    undo = model.clone(plan.state)
+    state = model.clone(have)
+    inverses = []
+    for op in plan.ops:
+        inverses.append(op.inverse(state) or [])
+        op.simulate(state)
+    for ops in reversed(inverses):
+        for op in ops:
+            op.simulate(undo)
+    assert sorted(undo['other_routes']) == sorted(have['other_routes'])
 
 
 def test_other_changes_that_drop_them():
@@ -73,4 +98,6 @@ def test_unaffected_changes_pass():
                                              'probes': {'enabled': False}})):
         want = engine.build_want(module, engine.check_params(module, params))
         validate.check_against_facts(want, have)
-        validate.check_other_routes(want, make_plan(have, want))
+        plan = make_plan(have, want)
+        validate.check_other_routes(want, plan)
+        assert sorted(plan.state['other_routes']) == sorted(have['other_routes'])
