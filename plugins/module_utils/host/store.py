@@ -89,6 +89,20 @@ def _table_spec(state, port):
             'pvid': model.table_pvid(table)}
 
 
+def _within(spec, saved):
+    """A merged VLAN spec that adds nothing to the saved merged one."""
+    return (set(spec.get('vids') or ()) <= set(saved.get('vids') or ()) and
+            set(spec.get('untagged') or ()) <= set(saved.get('untagged') or ()) and
+            spec.get('pvid') in (None, saved.get('pvid')) and
+            not (spec.get('pvid') and spec.get('untagged') is None and saved.get('untagged') is not None and
+                 spec['pvid'] not in saved['untagged']) and
+            not (set(spec.get('vids') or ()) & set(saved.get('untagged') or ())))
+
+
+def _only_tagged(spec):
+    return spec.get('pvid') is None and spec.get('untagged') is None
+
+
 def _fold_bond(old, spec, exact, current):
     if old is None:
         return {'exact': exact, 'spec': dict(spec)}
@@ -151,6 +165,7 @@ def _fold_bridge(old, spec, exact, _current):
 
 def _fold_deleted(doc, want, end):
     sections = doc['sections']
+    given = set()
     for section in ('bonds', 'bridges'):
         specs = want.get(section)
         if specs is None:
@@ -170,6 +185,13 @@ def _fold_deleted(doc, want, end):
                 continue
             if spec.get('vids') is None and spec.get('untagged') is None and spec.get('pvid') is None:
                 del items[port]  # reset to the bridge's default: nothing left to save
+            elif not items[port]['exact'] and items[port]['spec'].get('pvid') is None:
+                # a merged spec without a PVID, minus the VIDs: replayed, the same as the two runs
+                gone = set(spec.get('vids') or ()) | set(spec.get('untagged') or ()) | set([spec.get('pvid')])
+                old = items[port]['spec']
+                items[port]['spec'] = dict(old, **dict((key, frozenset(set(old[key]) - gone)) for key in
+                                                       ('vids', 'untagged') if old.get(key) is not None))
+                given.add(('vlans', port))
             elif port in end['vlans']:
                 items[port] = {'exact': True, 'spec': _table_spec(end, port)}
     specs = want.get('addresses')
@@ -185,6 +207,7 @@ def _fold_deleted(doc, want, end):
         items = sections['routes']['items']
         for key in list(items if not specs else specs):
             items.pop(key, None)
+    return given
 
 
 def _fold_present(doc, want, end):
@@ -219,8 +242,15 @@ def _fold_present(doc, want, end):
         for port, spec in specs.items():
             old = saved['items'].get(port)
             in_overridden = saved['overridden'] is True or _bridge_of(end, port) in (saved['overridden'] or ())
+            merged_into_merged = old is not None and not old['exact'] and not exact and not in_overridden
             if exact or (old is None and not in_overridden):
                 item = {'exact': exact, 'spec': dict(spec, bridge=_bridge_of(end, port))}
+                given.add(('vlans', port))
+            elif merged_into_merged and _within(spec, old['spec']):
+                item = old  # asks nothing the saved spec does not (a re-run)
+            elif merged_into_merged and _only_tagged(spec) and _only_tagged(old['spec']):
+                item = {'exact': False, 'spec': dict(old['spec'], vids=frozenset(old['spec']['vids'] or ()) |
+                                                     frozenset(spec['vids'] or ()))}
                 given.add(('vlans', port))
             else:  # merged into a saved table: save the table the merge made
                 item = {'exact': True, 'spec': _table_spec(end, port)}
@@ -343,9 +373,8 @@ def _pin_mtus(doc, end, given):
 def fold(doc, want, have, end):
     """The saved document after this run (``want``, which took the node from ``have`` to ``end``)."""
     doc = _copy(doc if doc.get('version') == VERSION else from_want(doc['want']))
-    given = set()
     if want['state'] == 'deleted':
-        _fold_deleted(doc, want, end)
+        given = _fold_deleted(doc, want, end)
     else:
         given = _fold_present(doc, want, end)
     _fold_side_effects(doc, have, end, given)
