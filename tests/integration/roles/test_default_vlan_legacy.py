@@ -6,7 +6,6 @@ One playbook, run twice: the ``vlan`` ClusterNetwork enabled with the default NI
 gateway must answer after the change), VLAN 100 trunked, and the node's NodeNetwork. The second run changes nothing.
 """
 
-import json
 import os
 import textwrap
 
