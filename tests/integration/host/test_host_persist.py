@@ -136,7 +136,7 @@ def test_every_module_persists_into_one_state(node):
                               'probes': {'enabled': False}})
     node.run('host_vlan_trunk', {'config': [{'port': 'data-bo', 'vids': [100, 200]}, {'port': 'vm1', 'pvid': 100}],
                                  'persist': True})
-    # merged into what is saved: the saved trunk becomes 100, 200, 300
+    # merged into what is saved: the saved trunk becomes 100, 200, 300 (still a merged spec)
     trunk = {'config': [{'port': 'data-bo', 'vids': [300]}], 'persist': True}
     assert node.run('host_vlan_trunk', trunk, check=True)['persist']['changed_files'] == [node.paths.state_file]
     node.run('host_vlan_trunk', trunk)
@@ -145,7 +145,8 @@ def test_every_module_persists_into_one_state(node):
     assert saved['version'] == 2
     assert sorted(saved['sections']['bonds']['items']) == ['data-bo']
     assert sorted(saved['sections']['bridges']['items']) == ['data-br', 'mgmt-br']
-    assert saved['sections']['vlans']['items']['data-bo']['spec']['vids'] == [1, 100, 200, 300]
+    assert saved['sections']['vlans']['items']['data-bo'] == {
+        'exact': False, 'spec': {'bridge': 'data-br', 'vids': [100, 200, 300], 'untagged': None, 'pvid': None}}
     expected = node.gathered()
 
     reboot(node, ('data-br', 'mgmt-br', 'data-bo'))
@@ -162,7 +163,7 @@ def test_every_module_persists_into_one_state(node):
     with open(node.paths.state_file) as stream:
         saved = json.load(stream)
     assert sorted(saved['sections']['bridges']['items']) == ['data-br']
-    assert saved['sections']['vlans']['items']['data-bo']['spec']['vids'] == [1, 100, 300]
+    assert saved['sections']['vlans']['items']['data-bo']['spec']['vids'] == [100, 300]
     expected = node.gathered()
     reboot(node, ('data-br', 'data-bo'))
     assert boot(node).startswith('harvester-network: changed')
