@@ -21,78 +21,15 @@ description:
 author:
   - harvester.network developers (@harvester-network)
 options:
-  name:
-    description: Name of the bond, at most 15 characters (Harvester v1.1+ names it C(<cluster network>-bo)).
-    type: str
-    required: true
   state:
     description:
       - V(present) makes the bond exist as described; V(absent) deletes it (its slaves are released).
     type: str
     choices: [present, absent]
     default: present
-  mode:
-    description:
-      - The bonding mode. Changing it needs the bond down and without slaves (the kernel refuses otherwise), so the
-        slaves are released and enslaved again.
-      - A new bond without O(mode) gets V(active-backup), Harvester's default.
-    type: str
-    choices: [balance-rr, active-backup, balance-xor, broadcast, 802.3ad, balance-tlb, balance-alb]
-  slaves:
-    description:
-      - The NICs of the bond, exactly (slaves not listed are released). Left out, the slaves are not changed.
-      - A NIC that is in another bond or bridge is an error; release it there first.
-      - Slaves cannot keep addresses; a slave's addresses and routes are removed (the plan lists them).
-    type: list
-    elements: str
-  mtu:
-    description: MTU of the bond (the kernel gives it to every slave), 68-65535 and at most what the slaves support.
-    type: int
-  mac:
-    description: MAC address of the bond. Left out, the kernel uses the first slave's.
-    type: str
-  up:
-    description: Whether the bond is administratively up.
-    type: bool
-    default: true
-  miimon:
-    description: MII link monitoring interval in milliseconds; V(0) disables it. Mutually exclusive with O(arp_interval).
-    type: int
-  updelay:
-    description: Milliseconds to wait before enabling a slave whose link came up; a multiple of O(miimon).
-    type: int
-  downdelay:
-    description: Milliseconds to wait before disabling a slave whose link went down; a multiple of O(miimon).
-    type: int
-  lacp_rate:
-    description: LACPDU rate asked of the partner (mode V(802.3ad) only). Changing it takes the bond down briefly.
-    type: str
-    choices: [slow, fast]
-  xmit_hash_policy:
-    description: Transmit hash policy (modes V(balance-xor), V(802.3ad), V(balance-tlb), V(balance-alb)).
-    type: str
-    choices: [layer2, layer3+4, layer2+3, encap2+3, encap3+4, vlan+srcmac]
-  ad_select:
-    description: 802.3ad aggregator selection logic (mode V(802.3ad) only). Changing it takes the bond down briefly.
-    type: str
-    choices: [stable, bandwidth, count]
-  primary:
-    description: The preferred slave (modes V(active-backup), V(balance-tlb), V(balance-alb)); one of the slaves.
-    type: str
-  arp_interval:
-    description:
-      - ARP monitoring interval in milliseconds (modes V(balance-rr), V(active-backup), V(balance-xor),
-        V(broadcast)); V(0) disables it. Mutually exclusive with O(miimon).
-    type: int
-  arp_ip_target:
-    description: IPv4 addresses to ARP when O(arp_interval) is set (at most 16).
-    type: list
-    elements: str
-  min_links:
-    description: Minimum number of slaves that must be up for the bond to have carrier (mode V(802.3ad) only).
-    type: int
 extends_documentation_fragment:
   - harvester.network.host
+  - harvester.network.host.bond
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -154,6 +91,7 @@ after:
     mode: 802.3ad
     slaves: [eth1, eth2]
     mtu: 9000
+    mac: "52:54:00:12:34:01"
     up: true
     miimon: 100
     updelay: 0
@@ -191,6 +129,10 @@ rollback:
     - After a failure, what the rollback did; C(restored) tells whether the node is exactly as before and
       C(remaining) lists what still differs.
   returned: when a run failed after changing something
+  type: dict
+persist:
+  description: The files O(persist) wrote (or, in check mode, would write), as C(changed_files).
+  returned: when O(persist=true)
   type: dict
 errors:
   description: The invalid inputs, each naming its field.

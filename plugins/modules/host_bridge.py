@@ -21,69 +21,18 @@ description:
 author:
   - harvester.network developers (@harvester-network)
 options:
-  name:
-    description: Name of the bridge, at most 15 characters.
-    type: str
-    required: true
   state:
     description: V(present) makes the bridge exist as described; V(absent) deletes it (its ports are released).
     type: str
     choices: [present, absent]
     default: present
-  vlan_filtering:
-    description: Whether the bridge filters by VLAN (what Harvester's VLAN networks need).
-    type: bool
-    default: true
-  default_pvid:
-    description:
-      - The VLAN a new port gets as PVID, untagged (V(0) for none). Changing it moves the ports that still have the
-        old default to the new one, as the kernel does.
-    type: int
-    default: 1
-  stp:
-    description: Whether the kernel runs the spanning tree protocol on the bridge.
-    type: bool
-    default: false
-  mtu:
-    description:
-      - MTU of the bridge and of its O(uplink), 68-65535. Left out, the bridge takes the uplink's MTU.
-    type: int
-  mac:
-    description: MAC address of the bridge. Left out, the kernel picks one from its ports.
-    type: str
-  promisc:
-    description: Promiscuous mode of the bridge device (Harvester turns it on).
-    type: bool
-    default: true
-  up:
-    description: Whether the bridge is administratively up.
-    type: bool
-    default: true
-  uplink:
-    description:
-      - The NIC or bond that connects the bridge to the physical network. It becomes a port and is brought up.
-      - It must not be in another bridge or bond (release it there first).
-    type: str
-  ports:
-    description:
-      - Other ports (for example the host ends of VM veth pairs). They are added; with O(purge_ports) the list is
-        exact and ports not listed (nor the uplink) are released.
-      - Another bridge cannot be a port (the kernel refuses it).
-    type: list
-    elements: str
   purge_ports:
     description: Release ports that are neither the O(uplink) nor in O(ports).
     type: bool
     default: false
-  migrate:
-    description:
-      - Move the uplink's IP addresses and routes to the bridge. Needs O(uplink).
-      - Safe to repeat; once moved, there is nothing left to move. Use M(harvester.network.host_network) to get probes
-        and automatic rollback around a move of the management addresses.
-    type: bool
-    default: false
 extends_documentation_fragment:
   - harvester.network.host
+  - harvester.network.host.bridge
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -151,6 +100,7 @@ after:
     stp: false
     promisc: true
     mtu: 1500
+    mac: "52:54:00:12:34:01"
     up: true
     uplink: eth1
     ports: []
@@ -175,6 +125,10 @@ journal:
 rollback:
   description: After a failure, what the rollback did and whether the node is exactly as before (C(restored)).
   returned: when a run failed after changing something
+  type: dict
+persist:
+  description: The files O(persist) wrote (or, in check mode, would write), as C(changed_files).
+  returned: when O(persist=true)
   type: dict
 errors:
   description: The invalid inputs, each naming its field.

@@ -22,7 +22,8 @@ description:
     an empty list). Lists that are left out are not touched. V(gathered) returns the node in the shape this module
     takes (M(harvester.network.host_network_info) does too); V(rendered) returns the commands offline.
   - Feeding V(gathered) output back with V(overridden) changes nothing.
-  - O(persist) saves the desired state and installs a boot-time systemd unit that re-applies it with this same engine.
+  - O(persist) saves what the task manages and installs a boot-time systemd unit that re-applies it with this same
+    engine (see the option).
 author:
   - harvester.network developers (@harvester-network)
 options:
@@ -31,113 +32,6 @@ options:
     type: str
     choices: [merged, replaced, overridden, deleted, gathered, rendered]
     default: merged
-  bonds:
-    description: Bonds; the options are those of M(harvester.network.host_bond).
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: Name of the bond, at most 15 characters.
-        type: str
-        required: true
-      mode:
-        description: The bonding mode; a new bond without it gets V(active-backup). A change releases and re-enslaves the slaves.
-        type: str
-        choices: [balance-rr, active-backup, balance-xor, broadcast, 802.3ad, balance-tlb, balance-alb]
-      slaves:
-        description: The NICs of the bond (added with V(merged), exact with V(replaced)/V(overridden)).
-        type: list
-        elements: str
-      mtu:
-        description: MTU of the bond and its slaves.
-        type: int
-      mac:
-        description: MAC address of the bond.
-        type: str
-      up:
-        description: Whether the bond is administratively up.
-        type: bool
-        default: true
-      miimon:
-        description: MII monitoring interval (ms); V(0) disables it.
-        type: int
-      updelay:
-        description: Delay (ms, a multiple of miimon) before enabling a slave whose link came up.
-        type: int
-      downdelay:
-        description: Delay (ms, a multiple of miimon) before disabling a slave whose link went down.
-        type: int
-      lacp_rate:
-        description: LACPDU rate (V(802.3ad) only).
-        type: str
-        choices: [slow, fast]
-      xmit_hash_policy:
-        description: Transmit hash policy (V(balance-xor), V(802.3ad), V(balance-tlb), V(balance-alb)).
-        type: str
-        choices: [layer2, layer3+4, layer2+3, encap2+3, encap3+4, vlan+srcmac]
-      ad_select:
-        description: Aggregator selection (V(802.3ad) only).
-        type: str
-        choices: [stable, bandwidth, count]
-      primary:
-        description: Preferred slave (V(active-backup), V(balance-tlb), V(balance-alb)).
-        type: str
-      arp_interval:
-        description: ARP monitoring interval (ms); modes V(balance-rr), V(active-backup), V(balance-xor), V(broadcast).
-        type: int
-      arp_ip_target:
-        description: IPv4 addresses to ARP.
-        type: list
-        elements: str
-      min_links:
-        description: Slaves that must be up for carrier (V(802.3ad) only).
-        type: int
-  bridges:
-    description: Bridges; the options are those of M(harvester.network.host_bridge).
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: Name of the bridge, at most 15 characters.
-        type: str
-        required: true
-      vlan_filtering:
-        description: Whether the bridge filters by VLAN.
-        type: bool
-        default: true
-      default_pvid:
-        description: PVID of new ports (V(0) for none).
-        type: int
-        default: 1
-      stp:
-        description: Spanning tree protocol.
-        type: bool
-        default: false
-      mtu:
-        description: MTU of the bridge and its uplink; left out, the bridge takes the uplink's MTU.
-        type: int
-      mac:
-        description: MAC address of the bridge.
-        type: str
-      promisc:
-        description: Promiscuous mode of the bridge device.
-        type: bool
-        default: true
-      up:
-        description: Whether the bridge is administratively up.
-        type: bool
-        default: true
-      uplink:
-        description: The NIC or bond that connects the bridge to the physical network.
-        type: str
-      ports:
-        description: Other ports (added with V(merged), exact with V(replaced)/V(overridden), together with the uplink).
-        type: list
-        elements: str
-      migrate:
-        description: Move the uplink's addresses and routes onto the bridge (gateway routes last).
-        type: bool
-        default: false
   vlans:
     description: VLAN membership of bridge ports; the options are those of M(harvester.network.host_vlan_trunk).
     type: list
@@ -259,15 +153,9 @@ options:
         a probe fails. With V(false), the node is left as it is and the module fails.
     type: bool
     default: true
-  persist:
-    description:
-      - Save the desired state (C(/etc/harvester-network/state.json)) and install C(harvester-network.service), a
-        boot-time unit that re-applies it with this engine (copied to C(/var/lib/harvester-network)) and logs what it
-        did to the journal and C(/var/log/harvester-network.log). Re-applying is idempotent.
-    type: bool
-    default: false
 extends_documentation_fragment:
   - harvester.network.host
+  - harvester.network.host.network
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -365,10 +253,11 @@ gathered:
   returned: when O(state=gathered)
   type: dict
   sample:
-    bonds: [{name: data-bo, mode: 802.3ad, slaves: [eth1, eth2], mtu: 9000, up: true, miimon: 100, updelay: 0,
-             downdelay: 0, lacp_rate: fast, xmit_hash_policy: layer3+4, ad_select: stable, min_links: 0}]
-    bridges: [{name: data-br, vlan_filtering: true, default_pvid: 1, stp: false, promisc: true, mtu: 9000, up: true,
-               uplink: data-bo, ports: []}]
+    bonds: [{name: data-bo, mode: 802.3ad, slaves: [eth1, eth2], mtu: 9000, mac: "52:54:00:12:34:01", up: true,
+             miimon: 100, updelay: 0, downdelay: 0, lacp_rate: fast, xmit_hash_policy: layer3+4, ad_select: stable,
+             min_links: 0}]
+    bridges: [{name: data-br, vlan_filtering: true, default_pvid: 1, stp: false, promisc: true, mtu: 9000,
+               mac: "52:54:00:12:34:01", up: true, uplink: data-bo, ports: []}]
     vlans: [{port: data-bo, bridge: data-br, vids: ["100", "200"], pvid: 1, untagged: ["1"]}]
     addresses: [{interface: eth0, address: 192.168.122.10/24}]
     routes: [{dst: 0.0.0.0/0, gateway: 192.168.122.1, interface: eth0, metric: 0}]
@@ -407,7 +296,7 @@ rollback:
   returned: when a run failed after changing something
   type: dict
 persist:
-  description: The files O(persist) wrote (or, in check mode, would write).
+  description: The files O(persist) wrote (or, in check mode, would write), as C(changed_files).
   returned: when O(persist=true)
   type: dict
 errors:

@@ -64,12 +64,12 @@ gathered:
   type: dict
   contains:
     bonds:
-      description: Bonds with their mode, slaves, MTU and the options their mode uses.
+      description: Bonds with their mode, slaves, MTU, MAC address and the options their mode uses.
       type: list
       elements: dict
     bridges:
       description:
-        - Bridges with their options and ports. C(uplink) names the bond or physical NIC port with the bridge's MTU
+        - Bridges with their options, MAC address and ports. C(uplink) names the bond or physical NIC port with the bridge's MTU
           when there is exactly one; the other ports are in C(ports).
       type: list
       elements: dict
@@ -87,8 +87,8 @@ gathered:
       elements: dict
   sample:
     bonds: []
-    bridges: [{name: vlan-br, vlan_filtering: true, default_pvid: 1, stp: false, promisc: true, mtu: 1500, up: true,
-               uplink: eth1, ports: []}]
+    bridges: [{name: vlan-br, vlan_filtering: true, default_pvid: 1, stp: false, promisc: true, mtu: 1500,
+               mac: "52:54:00:12:34:01", up: true, uplink: eth1, ports: []}]
     vlans: [{port: eth1, bridge: vlan-br, vids: ["100-199", "300"], pvid: 1, untagged: ["1"]},
             {port: vlan-br, bridge: vlan-br, vids: [], pvid: 1, untagged: ["1"]}]
     addresses: [{interface: eth0, address: 192.168.122.10/24}]

@@ -179,6 +179,10 @@ rollback:
   description: After a failure, what the rollback did and whether the node is exactly as before (C(restored)).
   returned: when a run failed after changing something
   type: dict
+persist:
+  description: The files O(persist) wrote (or, in check mode, would write), as C(changed_files).
+  returned: when O(persist=true)
+  type: dict
 errors:
   description: The invalid inputs, each naming its field.
   returned: when the input is invalid

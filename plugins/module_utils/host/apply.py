@@ -117,8 +117,7 @@ def execute(nl, have, ops, stop_on_error=True):
             continue
         position = journal.record(op, inverse)
         for request in op.requests():
-            unknown = [request.kwargs[ref] for ref in request.refs
-                       if isinstance(request.kwargs.get(ref), str) and request.kwargs[ref] not in index]
+            unknown = [name for name in request.names() if name not in index]
             if unknown and batch:
                 failures.extend(flush())
                 if failures and stop_on_error:

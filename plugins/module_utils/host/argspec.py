@@ -105,6 +105,7 @@ def common_write_options():
     """Options every writing module shares (doc fragment harvester.network.host)."""
     return dict(
         lock_timeout=dict(type='float', default=60.0),
+        persist=dict(type='bool', default=False),
     )
 
 
@@ -146,7 +147,6 @@ def host_network_spec():
         routes=dict(type='list', elements='dict', options=route_options()),
         probes=dict(type='dict', options=probe_options(), apply_defaults=True),
         rollback=dict(type='bool', default=True),
-        persist=dict(type='bool', default=False),
     )
     spec.update(common_write_options())
     return dict(argument_spec=spec, supports_check_mode=True)

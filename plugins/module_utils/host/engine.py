@@ -19,9 +19,13 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.harvester.network.plugins.module_utils.host import facts, model, persist, probes, validate
+from ansible_collections.harvester.network.plugins.module_utils.host import facts, model, persist, probes, store, validate
 from ansible_collections.harvester.network.plugins.module_utils.host.apply import ApplyError, execute, rollback
 from ansible_collections.harvester.network.plugins.module_utils.host.plan import PlanError, make_plan
+
+
+# The modules that change a node, and so can save what they manage (persist: true).
+PERSISTING = ('host_bond', 'host_bridge', 'host_vlan_trunk', 'host_network')
 
 
 class EngineError(Exception):
@@ -184,6 +188,30 @@ def run(module, params, check_mode=False, netns=None, paths=None, validated=True
             nl.close()
 
 
+def saved_document(want, plan, paths):
+    """The saved desired state with this run folded in, checked: planned against the node this run leaves, it
+    must change nothing (so the boot-time unit recreates exactly that).  Raises ValidationError ('persist: ...')."""
+    text = persist.read_state(paths)
+    try:
+        current = store.from_json(text) if text else store.empty()
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise validate.ValidationError(['persist: %s is not a saved state this engine can read (%s); fix or remove it'
+                                        % (paths.state_file, exc)])
+    doc = store.fold(current, want, plan.have, plan.state)
+    hint = ('save those items again with persist: true (host_network can name them all in one task), or remove them'
+            ' with state absent/deleted and persist: true')
+    try:
+        ops, _end = store.plan_layers(plan.state, store.layers(doc))
+    except validate.ValidationError as exc:
+        raise validate.ValidationError(['persist: with this change, the saved state %s would not apply at boot: %s; %s'
+                                        % (paths.state_file, '; '.join(exc.errors), hint)])
+    if ops:
+        raise validate.ValidationError(['persist: with this change, the saved state %s would not leave the node as this'
+                                        ' run does: at boot it would also run %s; %s'
+                                        % (paths.state_file, '; '.join(op.command() for op in ops[:5]), hint)])
+    return store.to_json(doc)
+
+
 def _converge(module, params, want, nl, check_mode, netns, paths, result, started):
     timings = result['timings'] = {}
     mark = time.monotonic()
@@ -193,10 +221,13 @@ def _converge(module, params, want, nl, check_mode, netns, paths, result, starte
         result['gathered'] = view(module, params, have, want)
         return result
     mark = time.monotonic()
+    persist_wanted = module in PERSISTING and params.get('persist')
     try:
         validate.check_against_facts(want, have)
         plan = make_plan(have, want)
         validate.check_outcome(want, plan.state)
+        validate.check_other_routes(want, plan)
+        saved = saved_document(want, plan, paths) if persist_wanted else None
         timings['plan'] = round(time.monotonic() - mark, 4)
     except validate.ValidationError as exc:
         raise EngineError(str(exc), dict(result, errors=exc.errors))
@@ -206,11 +237,10 @@ def _converge(module, params, want, nl, check_mode, netns, paths, result, starte
     predicted = view(module, params, plan.state, want)
     planned = plan.to_list()
     result.update(before=before, plan=planned, commands=[item['command'] for item in planned])
-    persist_wanted = module == 'host_network' and params.get('persist')
     if check_mode:
         result.update(changed=bool(plan.ops), after=predicted, diff={'before': before, 'after': predicted})
         if persist_wanted:
-            changed_files = persist.planned_files(want, paths)
+            changed_files = persist.planned_files(saved, paths)
             result['persist'] = {'changed_files': changed_files}
             result['changed'] = result['changed'] or bool(changed_files)
         result['elapsed'] = round(time.monotonic() - started, 3)
@@ -227,6 +257,8 @@ def _converge(module, params, want, nl, check_mode, netns, paths, result, starte
                     validate.check_against_facts(want, have)
                     plan = make_plan(have, want)
                     validate.check_outcome(want, plan.state)
+                    validate.check_other_routes(want, plan)
+                    saved = saved_document(want, plan, paths) if persist_wanted else None
                 except validate.ValidationError as exc:
                     raise EngineError(str(exc), dict(result, errors=exc.errors))
                 before = view(module, params, have, want)
@@ -237,7 +269,7 @@ def _converge(module, params, want, nl, check_mode, netns, paths, result, starte
             else:
                 result.update(after=result['before'], diff={'before': result['before'], 'after': result['before']})
             if persist_wanted:
-                result['persist'] = {'changed_files': persist.install(want, paths)}
+                result['persist'] = {'changed_files': persist.install(saved, paths)}
                 result['changed'] = result['changed'] or bool(result['persist']['changed_files'])
     except persist.LockTimeout as exc:
         raise EngineError(str(exc), result)
@@ -334,21 +366,20 @@ def boot_apply(state_file, log_file=None, lock_file=None, netns=None):
     record = {'time': time.strftime('%Y-%m-%dT%H:%M:%S'), 'state_file': state_file}
     try:
         with open(state_file) as stream:
-            want = persist.want_from_json(stream.read())
+            wants = store.layers(store.from_json(stream.read()))
         with persist.Lock(lock_file or persist.Paths().lock_file, 300.0):
             nl = Netlink(netns)
             try:
                 have = nl.read()
-                validate.check_against_facts(want, have)
-                plan = make_plan(have, want)
-                record['plan'] = [op.command() for op in plan.ops]
-                if plan.ops:
+                ops, _end = store.plan_layers(have, wants)
+                record['plan'] = [op.command() for op in ops]
+                if ops:
                     try:
-                        execute(nl, have, plan.ops)
+                        execute(nl, have, ops)
                     except ApplyError as exc:
                         record['rollback'] = rollback(nl, exc.journal, have)
                         raise
-                    leftover = make_plan(nl.read(), want).ops
+                    leftover, _end = store.plan_layers(nl.read(), wants)
                     record['leftover'] = [op.command() for op in leftover]
             finally:
                 nl.close()

@@ -19,7 +19,7 @@ def bond_config(state, name):
     link = state['links'][name]
     mode = bond.get('mode')
     item = {'name': name, 'mode': mode, 'slaves': model.members(state, name), 'mtu': link.get('mtu'),
-            'up': bool(link.get('up'))}
+            'mac': link.get('mac'), 'up': bool(link.get('up'))}
     for key, modes in sorted(model.BOND_OPTION_MODES.items()):
         if mode not in modes:
             continue
@@ -51,7 +51,7 @@ def bridge_config(state, name):
     uplink = _uplink(state, name)
     return {'name': name, 'vlan_filtering': bridge['vlan_filtering'], 'default_pvid': bridge['default_pvid'],
             'stp': bridge['stp'], 'promisc': bool(link.get('promisc')), 'mtu': link.get('mtu'),
-            'up': bool(link.get('up')), 'uplink': uplink,
+            'mac': link.get('mac'), 'up': bool(link.get('up')), 'uplink': uplink,
             'ports': [port for port in model.members(state, name) if port != uplink]}
 
 
@@ -117,11 +117,13 @@ def comparable(state):
     MAC addresses of bonds, bridges and bond slaves are left out (the kernel derives them), so are the
     primary/secondary flags of addresses (they only record the order addresses were added in).
     """
-    result = {'links': {}, 'bonds': {}, 'bridges': {}, 'vlans': {}, 'addresses': {}, 'routes': {}}
+    result = {'links': {}, 'bonds': {}, 'bridges': {}, 'vlans': {}, 'addresses': {}, 'routes': {},
+              'other_routes': dict((key, True) for key in state.get('other_routes') or {})}
     for name, link in state['links'].items():
         result['links'][name] = {'kind': link.get('kind'), 'mtu': link.get('mtu'), 'up': bool(link.get('up')),
                                  'master': link.get('master')}
     for item in to_config(state, sections=('bonds',))['bonds']:
+        item.pop('mac')
         result['bonds'][item['name']] = item
     for name, bridge in state['bridges'].items():
         if name in state['links']:
@@ -160,7 +162,7 @@ def differences(expected, actual, limit=20):
         if a != b:
             found.append('%s: expected %s, found %s' % (path.rstrip('.'), _short(a), _short(b)))
 
-    for section in ('links', 'bonds', 'bridges', 'vlans', 'addresses', 'routes'):
+    for section in ('links', 'bonds', 'bridges', 'vlans', 'addresses', 'routes', 'other_routes'):
         if section == 'vlans':
             for port in sorted(set(left[section]) | set(right[section])):
                 a = left[section].get(port)

@@ -79,8 +79,9 @@ BOND_ENUMS = {
 
 
 def empty_state():
-    """A node with nothing on it (what ``rendered`` plans against)."""
-    return {'links': {}, 'bonds': {}, 'bridges': {}, 'vlans': {}, 'addresses': {}, 'routes': {}}
+    """A node with nothing on it (what ``rendered`` plans against).  ``other_routes`` are the routes the engine
+    does not manage (other tables, multipath), keyed by their text (other_route_text)."""
+    return {'links': {}, 'bonds': {}, 'bridges': {}, 'vlans': {}, 'addresses': {}, 'routes': {}, 'other_routes': {}}
 
 
 def _copy_value(value):
@@ -110,6 +111,7 @@ def clone_light(state):
         'vlans': dict(state['vlans']),
         'addresses': dict((name, dict(addresses)) for name, addresses in state['addresses'].items()),
         'routes': dict(state['routes']),
+        'other_routes': dict(state.get('other_routes') or {}),
     }
 
 
@@ -182,3 +184,23 @@ def route_key(route):
 def default_metric(dst):
     """Kernel defaults: IPv4 routes get metric 0, IPv6 routes 1024."""
     return 1024 if ':' in dst else 0
+
+
+TABLE_NAMES = {253: 'default', 254: 'main', 255: 'local'}
+
+
+def other_route_text(route):
+    """The iproute2 command that adds a route the engine does not manage (its key in ``other_routes``)."""
+    words = ['ip', '-6' if ':' in route['dst'] else '-4', 'route add', route['dst'],
+             'table', TABLE_NAMES.get(route['table'], str(route['table'])), 'metric', str(route['metric'])]
+    hops = route['nexthops']
+    for hop in hops:
+        words.extend((['nexthop'] if len(hops) > 1 else []) + (['via', hop['gateway']] if hop.get('gateway') else [])
+                     + (['dev', hop['interface']] if hop.get('interface') else []))
+    return ' '.join(words)
+
+
+def moved_route(route, moves):
+    """``route`` with its nexthops through the links in ``moves`` ({link: new link}) going through the new ones."""
+    hops = [dict(hop, interface=moves.get(hop.get('interface'), hop.get('interface'))) for hop in route['nexthops']]
+    return dict(route, nexthops=hops)

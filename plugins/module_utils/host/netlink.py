@@ -237,13 +237,19 @@ class Netlink:
     def compile(self, request, index_of):
         """Encode one plan request into netlink messages (bytes), link names turned into indexes."""
         kwargs = dict(request.kwargs)
+
+        def resolve(value):
+            if not isinstance(value, str):
+                return value
+            index = index_of(value)
+            if index is None:
+                raise NetlinkFailure(None, errno.ENODEV, 'no link named %s' % value)
+            return index
         for key in request.refs:
-            value = kwargs.get(key)
-            if isinstance(value, str):
-                index = index_of(value)
-                if index is None:
-                    raise NetlinkFailure(None, errno.ENODEV, 'no link named %s' % value)
-                kwargs[key] = index
+            if key == 'multipath':
+                kwargs[key] = [dict(hop, oif=resolve(hop.get('oif'))) for hop in kwargs.get(key) or ()]
+            elif key in kwargs:
+                kwargs[key] = resolve(kwargs[key])
         if self.codec == 'fast':
             return nlmsg.encode(Resolved(request, kwargs), self._next_seq())
         if self._batch is None:
@@ -443,10 +449,11 @@ def _read_address(state, msg, names):
 
 
 def _read_route(state, msg, names):
+    """Single-path unicast routes of the main table are the engine's; other unicast routes (other tables,
+    multipath) are read too, into ``other_routes``, only so that a change that would make the kernel drop them is
+    refused (validate.check_other_routes)."""
     table = msg.get('RTA_TABLE') or msg['table']
-    if table != RT_TABLE_MAIN or msg['type'] != RTN_UNICAST:
-        return
-    if msg['proto'] in (RTPROT_KERNEL, RTPROT_RA, RTPROT_REDIRECT) or msg.get('RTA_MULTIPATH'):
+    if msg['type'] != RTN_UNICAST or msg['proto'] in (RTPROT_KERNEL, RTPROT_RA, RTPROT_REDIRECT):
         return
     family = msg['family']
     if family not in (AF_INET, AF_INET6):
@@ -457,6 +464,14 @@ def _read_route(state, msg, names):
         return
     dst = model.normalize_network(text)
     oif = msg.get('RTA_OIF')
+    multipath = msg.get('RTA_MULTIPATH')
+    if table != RT_TABLE_MAIN or multipath:
+        hops = [{'interface': names.get(hop.get('oif')), 'gateway': hop.get('RTA_GATEWAY')} for hop in multipath or ()]
+        if not hops:
+            hops = [{'interface': names.get(oif) if oif else None, 'gateway': msg.get('RTA_GATEWAY')}]
+        route = {'dst': dst, 'table': table, 'metric': msg.get('RTA_PRIORITY') or 0, 'nexthops': hops}
+        state['other_routes'][model.other_route_text(route)] = route
+        return
     route = {'dst': dst, 'gateway': msg.get('RTA_GATEWAY'), 'interface': names.get(oif) if oif else None,
              'metric': msg.get('RTA_PRIORITY') or 0}
     state['routes'][model.route_key(route)] = route

@@ -39,12 +39,14 @@ IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 
 IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO = 0, 2
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_MULTIPATH, RTA_TABLE = 1, 4, 5, 6, 9, 15
+RT_TABLE_MAIN = 254  # in rtm_table for a table number above 255 (as pyroute2 sends it): RTA_TABLE decides
 IFF_UP = 0x1
 
 _HEADER = struct.Struct('=IHHII')
 _IFINFO = struct.Struct('=BxHiII')
 _IFADDR = struct.Struct('=BBBBI')
 _RTMSG = struct.Struct('=BBBBBBBBI')
+_RTNH = struct.Struct('=HBBi')  # struct rtnexthop: len, flags, hops, ifindex
 _NLA = struct.Struct('=HH')
 
 # Bond and bridge attributes: pyroute2 keyword -> (attribute type, struct format or 'targets').
@@ -136,8 +138,9 @@ def encode(request, seq):
         return message(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, seq, body)
     if request.method == 'route':
         family = kwargs['family']
-        body = _RTMSG.pack(family, kwargs['dst_len'], 0, 0, kwargs['table'], kwargs['proto'], kwargs['scope'],
-                           kwargs['type'], 0)
+        table = kwargs['table']
+        body = _RTMSG.pack(family, kwargs['dst_len'], 0, 0, table if table < 256 else RT_TABLE_MAIN,
+                           kwargs['proto'], kwargs['scope'], kwargs['type'], 0)
         if kwargs['dst_len']:
             body += nla(RTA_DST, socket.inet_pton(family, kwargs['dst']))
         body += nla(RTA_PRIORITY, _u('I', kwargs['priority']))
@@ -145,7 +148,13 @@ def encode(request, seq):
             body += nla(RTA_GATEWAY, socket.inet_pton(family, kwargs['gateway']))
         if kwargs.get('oif'):
             body += nla(RTA_OIF, _u('I', kwargs['oif']))
-        body += nla(RTA_TABLE, _u('I', kwargs['table']))
+        if kwargs.get('multipath'):
+            hops = b''
+            for hop in kwargs['multipath']:
+                gateway = nla(RTA_GATEWAY, socket.inet_pton(family, hop['gateway'])) if hop.get('gateway') else b''
+                hops += _RTNH.pack(_RTNH.size + len(gateway), 0, hop.get('hops', 0), hop['oif']) + gateway
+            body += nla(RTA_MULTIPATH, hops)
+        body += nla(RTA_TABLE, _u('I', table))
         if request.command == 'add':
             return message(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, body)
         return message(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, seq, body)
@@ -314,5 +323,23 @@ def decode_route(data, offset, end):
         if number in found:
             item[key] = _num(data, found[number], 'I')
     if RTA_MULTIPATH in found:
-        item['RTA_MULTIPATH'] = True
+        item['RTA_MULTIPATH'] = _nexthops(data, found[RTA_MULTIPATH], family)
     return item
+
+
+def _nexthops(data, span, family):
+    """The nexthops of a multipath route, as pyroute2 reads them: [{'oif': index, 'RTA_GATEWAY': text}]."""
+    hops = []
+    offset, end = span
+    while offset + _RTNH.size <= end:
+        length, _flags, _hops, index = _RTNH.unpack_from(data, offset)
+        if length < _RTNH.size:
+            break
+        hop = {'oif': index}
+        found = attrs(data, offset + _RTNH.size, offset + length)
+        if RTA_GATEWAY in found and family in (AF_INET, AF_INET6):
+            start, stop = found[RTA_GATEWAY]
+            hop['RTA_GATEWAY'] = socket.inet_ntop(family, data[start:stop])
+        hops.append(hop)
+        offset += (length + 3) & ~3
+    return hops

@@ -60,6 +60,13 @@ class Request:
     def __repr__(self):
         return 'Request(%s %s %r)' % (self.method, self.command, self.kwargs)
 
+    def names(self):
+        """The link names this request refers to (the nexthops of a multipath route included)."""
+        found = [self.kwargs.get(ref) for ref in self.refs if ref != 'multipath']
+        if 'multipath' in self.refs:
+            found.extend(hop.get('oif') for hop in self.kwargs.get('multipath') or ())
+        return [name for name in found if isinstance(name, str)]
+
 
 class Op:
     """Base class: subclasses set ``name`` and ``fields`` and implement the four methods."""
@@ -250,6 +257,11 @@ def _drop_link_routes(state, name, families=(4, 6)):
     for key, route in list(state['routes'].items()):
         if route.get('interface') == name and _route_family(route) in families:
             del state['routes'][key]
+    others = state.get('other_routes')
+    for key, route in list((others or {}).items()):
+        # every table; a multipath route loses the nexthop (dead): the engine counts the route as dropped
+        if _route_family(route) in families and any(hop.get('interface') == name for hop in route['nexthops']):
+            del others[key]
 
 
 def _route_family(route):
@@ -383,6 +395,7 @@ class DeleteLink(Op):
         state['bridges'].pop(name, None)
         if link.get('master') in state['bridges']:
             _bridge_mtu_follow_ports(state, link['master'])
+            _mac_derived(state, link['master'])
 
     def requests(self):
         return [Request('link', 'del', refs=('index',), index=self.link)]
@@ -414,6 +427,8 @@ class SetLink(Op):
         if self.mac is not None:
             link['mac'] = self.mac
             link['mac_set'] = True  # addr_assign_type NET_ADDR_SET: ports and slaves no longer change it
+            if link.get('master') in state['bridges']:
+                _mac_derived(state, link['master'])  # a port's new MAC can be the bridge's lowest
         if self.promisc is not None:
             link['promisc'] = self.promisc
             if self.link in state['bridges']:
@@ -531,9 +546,21 @@ class SetBridgeOptions(Op):
         return ops
 
 
+def _mac_derived(state, name):
+    """``name`` re-derives its MAC unless one was set (a bond from its first slave or at random, a bridge from
+    its lowest port MAC): unknown to the model, and so is the MAC of the bridge it is a port of."""
+    link = state['links'].get(name)
+    if link is None or link.get('mac_set'):
+        return
+    link['mac'] = None
+    if link.get('master') in state['bridges']:
+        _mac_derived(state, link['master'])
+
+
 def _detach(state, member, master):
     link = state['links'][member]
     link['master'] = None
+    _mac_derived(state, master)
     if master in state['bonds']:
         # __bond_release_one(): the slave is closed, its MTU and MAC restored.
         link['up'] = False
@@ -580,14 +607,12 @@ class SetMaster(Op):
                 link['mtu'] = bond_link.get('mtu')
                 link['mac'] = None  # the bonding driver decides (mode, fail_over_mac)
                 link['up'] = True   # bond_enslave() opens the slave
-                if not bond_link.get('mac_set'):
-                    bond_link['mac'] = None
+                _mac_derived(state, self.master)
             else:
                 bridge = state['bridges'][self.master]
                 state['vlans'][self.link] = model.default_vlan_table(bridge['default_pvid'])
                 _bridge_mtu_follow_ports(state, self.master, joined=self.link)
-                if not state['links'][self.master].get('mac_set'):
-                    state['links'][self.master]['mac'] = None  # the bridge takes the lowest port MAC
+                _mac_derived(state, self.master)  # the bridge takes the lowest port MAC
         if self.up:
             link['up'] = True
 
@@ -911,6 +936,73 @@ class DelRoute(Op):
             return []
         return [AddRoute(dst=old['dst'], gateway=old.get('gateway'), interface=old.get('interface'),
                          metric=old['metric'])]
+
+
+class AddOtherRoute(Op):
+    """Add a route the engine does not otherwise manage (another table, multipath): what a migration moves."""
+
+    name = 'add_other_route'
+    fields = ('route',)
+
+    def targets(self):
+        return [hop.get('interface') for hop in self.route['nexthops']]
+
+    def command(self):
+        return model.other_route_text(self.route)
+
+    def simulate(self, state):
+        state.setdefault('other_routes', {})[self.command()] = dict(self.route)
+
+    def requests(self):
+        kwargs = _other_route_kwargs(self.route)
+        return [Request('route', 'add', refs=('multipath',) if 'multipath' in kwargs else ('oif',), **kwargs)]
+
+    def inverse(self, before):
+        if self.command() in (before.get('other_routes') or {}):
+            return []
+        return [DelOtherRoute(route=self.route)]
+
+
+class DelOtherRoute(AddOtherRoute):
+    name = 'del_other_route'
+
+    def command(self):
+        return model.other_route_text(self.route).replace(' route add ', ' route del ', 1)
+
+    def simulate(self, state):
+        (state.get('other_routes') or {}).pop(model.other_route_text(self.route), None)
+
+    def requests(self):
+        kwargs = _other_route_kwargs(self.route)
+        return [Request('route', 'del', refs=('multipath',) if 'multipath' in kwargs else ('oif',), **kwargs)]
+
+    def inverse(self, before):
+        if model.other_route_text(self.route) not in (before.get('other_routes') or {}):
+            return []
+        return [AddOtherRoute(route=self.route)]
+
+
+def _other_route_kwargs(route):
+    ip, prefix = route['dst'].split('/')
+    kwargs = {'dst': ip, 'dst_len': int(prefix), 'table': route['table'], 'priority': route['metric'],
+              'family': 10 if ':' in route['dst'] else 2, 'proto': 3, 'type': 1}
+    hops = route['nexthops']
+    kwargs['scope'] = 0 if any(hop.get('gateway') for hop in hops) else 253
+    if len(hops) > 1:
+        kwargs['multipath'] = [_hop_kwargs(hop) for hop in hops]
+    else:
+        if hops[0].get('gateway'):
+            kwargs['gateway'] = hops[0]['gateway']
+        if hops[0].get('interface'):
+            kwargs['oif'] = hops[0]['interface']
+    return kwargs
+
+
+def _hop_kwargs(hop):
+    kwargs = {'oif': hop['interface']}
+    if hop.get('gateway'):
+        kwargs['gateway'] = hop['gateway']
+    return kwargs
 
 
 def _route_kwargs(op):

@@ -4,10 +4,10 @@
 
 """Persistence and serialisation of runs.
 
-``persist: true`` saves the desired state as JSON and installs a boot-time systemd unit that re-applies it
-with this same engine (a copy of this package is installed next to the state, so the node needs no Ansible,
-only Python and pyroute2).  The unit is idempotent: on a node already in that state it changes nothing, and it
-logs what it did to the journal and to a log file.
+``persist: true`` saves the desired state as JSON (store.py folds every persisting run into one document) and
+installs a boot-time systemd unit that re-applies it with this same engine (a copy of this package is installed
+next to the state, so the node needs no Ansible, only Python and pyroute2). The unit is idempotent: on a node
+already in that state it changes nothing, and it logs what it did to the journal and to a log file.
 
 A lock file (flock) serialises runs on one node: module runs and the boot unit alike.
 """
@@ -27,7 +27,7 @@ import time
 
 PACKAGE = 'ansible_collections.harvester.network.plugins.module_utils.host'
 MODULES = ('__init__', 'apply', 'argspec', 'engine', 'facts', 'model', 'netlink', 'nlmsg', 'ops', 'persist',
-           'plan', 'probes', 'validate', 'vids')
+           'plan', 'probes', 'store', 'validate', 'vids')
 UNIT_NAME = 'harvester-network.service'
 
 
@@ -178,7 +178,7 @@ def want_from_json(text):
 
 
 RUNNER = '''#!%(python)s
-# Installed by harvester.network (host_network persist: true): re-applies the saved host network state.
+# Installed by harvester.network (persist: true): re-applies the saved host network state.
 import sys
 sys.path.insert(0, %(lib)r)
 from ansible_collections.harvester.network.plugins.module_utils.host import engine
@@ -218,10 +218,17 @@ def _package_sources():
     return sources
 
 
-def install(want, paths, python=None):
-    """Save ``want`` and install the runner, the engine copy and the unit.  Returns the files changed."""
+def read_state(paths):
+    """The saved document's text, or None when there is none."""
+    data = _read(paths.state_file)
+    return None if data is None else data.decode('utf-8')
+
+
+def install(text, paths, python=None):
+    """Save the document ``text`` and install the runner, the engine copy and the unit.  Returns the files
+    changed."""
     python = python or sys.executable
-    files = {paths.state_file: want_to_json(want).encode('utf-8')}
+    files = {paths.state_file: text.encode('utf-8')}
     package_dir = os.path.join(paths.lib_dir, *PACKAGE.split('.'))
     parts = PACKAGE.split('.')
     for depth in range(1, len(parts)):
@@ -248,10 +255,10 @@ def install(want, paths, python=None):
     return changed
 
 
-def planned_files(want, paths):
+def planned_files(text, paths):
     """What install() would change (check mode)."""
     changed = []
-    if _read(paths.state_file) != want_to_json(want).encode('utf-8'):
+    if _read(paths.state_file) != text.encode('utf-8'):
         changed.append(paths.state_file)
     if not os.path.exists(paths.unit_file):
         changed.append(paths.unit_file)

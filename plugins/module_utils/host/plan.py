@@ -515,9 +515,28 @@ def _route_order(route):
     return (bool(route.get('gateway')), is_default, route['dst'], route['metric'])
 
 
+def migrations(want):
+    """{uplink: bridge} of the bridges that take their uplink's addresses and routes."""
+    if want['state'] == 'deleted':
+        return {}
+    return dict((spec['uplink'], name) for name, spec in sorted((want.get('bridges') or {}).items())
+                if spec.get('migrate') and spec.get('uplink'))
+
+
+def _other_route_moves(plan, want):
+    """The routes of other tables and multipath routes through a migrating uplink: [(route, moved route)]."""
+    moves = migrations(want)
+    if not moves:
+        return []
+    return [(route, model.moved_route(route, moves))
+            for _key, route in sorted((plan.state.get('other_routes') or {}).items())
+            if any(hop.get('interface') in moves for hop in route['nexthops'])]
+
+
 def plan_l3(plan, want):
     addresses = _address_targets(plan, want)
     routes = _route_targets(plan, want)
+    moving = _other_route_moves(plan, want)
     state = plan.state
     # New addresses first (on a migration the bridge gets them before the uplink loses them).
     for link in sorted(addresses):
@@ -530,6 +549,8 @@ def plan_l3(plan, want):
         if wanted is None or not _route_matches(route, wanted):
             plan.add(O.DelRoute(dst=route['dst'], gateway=route.get('gateway'), interface=route.get('interface'),
                                 metric=route['metric']))
+    for route, _moved in moving:  # before the uplink loses its addresses (the kernel would drop them)
+        plan.add(O.DelOtherRoute(route=route))
     # Addresses that go away; an IPv4 primary takes its subnet's secondaries along, so remove those first
     # and add back the ones to keep.
     for link in sorted(addresses):
@@ -551,6 +572,8 @@ def plan_l3(plan, want):
     for route in sorted(missing, key=_route_order):
         plan.add(O.AddRoute(dst=route['dst'], gateway=route.get('gateway'), interface=route.get('interface'),
                             metric=route['metric']))
+    for _route, moved in moving:  # last: their gateways are reachable through the bridge by now
+        plan.add(O.AddOtherRoute(route=moved))
 
 
 # --------------------------------------------------------------------------- entry points

@@ -19,7 +19,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.harvester.network.plugins.module_utils.host import model
-from ansible_collections.harvester.network.plugins.module_utils.host.plan import membership
+from ansible_collections.harvester.network.plugins.module_utils.host.plan import membership, migrations
 from ansible_collections.harvester.network.plugins.module_utils.host.vids import VidError, parse_vids
 
 
@@ -536,4 +536,56 @@ def check_outcome(want, predicted):
                 where = 'on %s' % route['interface'] if route.get('interface') else 'on any interface'
                 errors.add(field + '.gateway', 'gateway %s is not in the subnet of any address %s after this change;'
                            ' add an address in its subnet or fix the gateway' % (gateway, where))
+    errors.raise_if_any()
+
+
+def _cause(want, have, link, migrating):
+    """The field of ``want`` that makes ``link`` lose its routes."""
+    if link in migrating:
+        return _field(want, migrating[link], '.migrate')
+    if link in want.get('address_fields', {}):
+        return want['address_fields'][link]
+    if want.get('addresses') is not None and not (have['addresses'].get(link) and link not in want['addresses']
+                                                  and want['state'] in ('merged', 'replaced')):
+        return 'addresses'
+    masters = membership(have, want)[0]
+    if link in masters:
+        return masters[link][1]
+    return _field(want, link)
+
+
+def _loses_routes(have, predicted, link):
+    """Whether the kernel drops ``link``'s routes during the change: it goes, goes down, changes master or loses
+    its last IPv4 address."""
+    before, after = have['links'].get(link), predicted['links'].get(link)
+    if after is None or (before or {}).get('up') and not after.get('up'):
+        return True
+    if (before or {}).get('master') != after.get('master'):
+        return True
+    return _has_ipv4(have, link) and not _has_ipv4(predicted, link)
+
+
+def _has_ipv4(state, link):
+    return any(':' not in address for address in state['addresses'].get(link, {}))
+
+
+def check_other_routes(want, plan):
+    """Routes the engine does not manage (other tables, multipath) that this change would make the kernel drop
+    (their link goes down, is enslaved or loses its last IPv4 address), other than those a migration moves onto
+    the bridge: refused, each naming the route and what to do, before anything changes."""
+    errors = _Errors()
+    have = plan.have
+    migrating = migrations(want)
+    kept = plan.state.get('other_routes') or {}
+    for key, route in sorted((have.get('other_routes') or {}).items()):
+        if key in kept or model.other_route_text(model.moved_route(route, migrating)) in kept:
+            continue
+        links = [hop.get('interface') for hop in route['nexthops'] if hop.get('interface')]
+        link = ([link for link in links if _loses_routes(have, plan.state, link)] or links or ['?'])[0]
+        kind = 'a multipath route' if len(route['nexthops']) > 1 else 'a route in table %s' % route['table']
+        errors.add(_cause(want, have, link, migrating),
+                   '%s goes through %s and this change would make the kernel drop it (%s; the engine keeps only'
+                   ' single-path routes of the main table, and moves other routes only with a migration): delete it'
+                   ' first (%s) and add it back afterwards, or leave %s out of this change'
+                   % (key, link, kind, key.replace(' route add ', ' route del ', 1), link))
     errors.raise_if_any()

@@ -112,6 +112,18 @@ class Node:
         return json.loads(self.ns.ip('-j', 'route', 'show', 'table', 'main').stdout)
 
 
+def predicted_exactly(predicted, real):
+    """Check mode's ``after`` is the real run's, except MAC addresses the kernel derives (from a slave or port) or
+    picks at random, which check mode reports as None."""
+    if isinstance(predicted, dict) and isinstance(real, dict):
+        return set(predicted) == set(real) and all(
+            (key == 'mac' and predicted[key] is None and real[key]) or predicted_exactly(predicted[key], real[key])
+            for key in predicted)
+    if isinstance(predicted, list) and isinstance(real, list):
+        return len(predicted) == len(real) and all(predicted_exactly(a, b) for a, b in zip(predicted, real))
+    return predicted == real
+
+
 def make_node(make_netns, veth, tmp_path, nics=('eth1', 'eth2', 'eth3', 'eth4'), vm_ports=('vm1', 'vm2', 'vm3')):
     """A node namespace with ``nics`` (veth to a switch namespace, up) and ``vm_ports`` (veth pairs whose
     other end, ``<port>p``, stays in the node, down), like a VM's host-side veth before the CNI attaches it."""

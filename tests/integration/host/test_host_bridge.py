@@ -1,8 +1,12 @@
 """host_bridge on the real kernel: Harvester's bridge, MTU following the uplink, migration of addresses."""
 
+import json
+
 import pytest
 
 from host_support import make_node
+
+from ansible_collections.harvester.network.plugins.module_utils.host import facts
 
 
 @pytest.fixture
@@ -69,3 +73,70 @@ def test_migrate_management_addresses(node):
     assert result['after']['uplink_addresses'] == []
     # The node still reaches the world through the bridge.
     node.ns.run(['ping', '-c', '1', '-W', '5', '10.77.0.1'])
+
+
+def other_routes_node(node):
+    node.ns.ip('addr', 'add', '192.168.122.10/24', 'dev', 'eth4')
+    node.ns.ip('addr', 'add', '10.1.0.2/24', 'dev', 'eth3')
+    node.ns.ip('route', 'add', 'default', 'via', '192.168.122.1')
+    node.ns.ip('route', 'add', '10.9.0.0/16', 'via', '192.168.122.254', 'dev', 'eth4', 'table', '100')
+    node.ns.ip('route', 'add', '10.7.0.0/16', 'via', '10.1.0.254', 'dev', 'eth3', 'table', '100')
+    node.ns.ip('route', 'add', '10.8.0.0/16', 'nexthop', 'via', '192.168.122.254', 'dev', 'eth4',
+               'nexthop', 'via', '10.1.0.254', 'dev', 'eth3')
+
+
+def test_migrate_moves_other_tables_and_multipath(node):
+    """A route in another table and a multipath route through the uplink move onto the bridge with the addresses
+    (the kernel would drop them when the uplink's last address goes); check mode predicts it, a failing probe
+    rolls all of it back, and a change that would drop such a route without moving it is refused."""
+    # What the kernel does (and the kernel model says): a link's last IPv4 address leaving takes its routes in
+    # every table.
+    node.ns.ip('addr', 'add', '10.2.0.2/24', 'dev', 'eth2')
+    node.ns.ip('route', 'add', '10.6.0.0/16', 'via', '10.2.0.254', 'dev', 'eth2', 'table', '100')
+    node.ns.ip('addr', 'del', '10.2.0.2/24', 'dev', 'eth2')
+    assert '10.6.0.0' not in node.ns.ip('route', 'show', 'table', '100').stdout
+    other_routes_node(node)
+    before = node.state()
+    assert sorted(before['other_routes']) == [
+        'ip -4 route add 10.7.0.0/16 table 100 metric 0 via 10.1.0.254 dev eth3',
+        'ip -4 route add 10.8.0.0/16 table main metric 0 nexthop via 192.168.122.254 dev eth4 nexthop via 10.1.0.254'
+        ' dev eth3',
+        'ip -4 route add 10.9.0.0/16 table 100 metric 0 via 192.168.122.254 dev eth4']
+
+    # A failing probe: everything, the moved routes included, goes back exactly.
+    params = {'bridges': [{'name': 'harvester-br0', 'uplink': 'eth4', 'migrate': True}],
+              'probes': {'gateway': False, 'tcp': [{'host': '192.168.122.1', 'port': 9, 'timeout': 1}]}}
+    error = node.fail('host_network', params)
+    assert error.result['rollback']['restored'] is True, error.result['rollback']
+    assert facts.differences(before, node.state()) == []
+
+    params = {'name': 'harvester-br0', 'uplink': 'eth4', 'migrate': True}
+    predicted = node.run('host_bridge', params, check=True)
+    result = node.converge('host_bridge', params)
+    assert result['plan'] == predicted['plan'] and not [w for w in result['warnings'] if 'predicted' in w]
+    assert result['commands'][-1] == 'ip -4 route add 10.9.0.0/16 table 100 metric 0 via 192.168.122.254 dev ' \
+                                     'harvester-br0'
+    table = dict((r['dst'], r) for r in json.loads(node.ns.ip('-j', 'route', 'show', 'table', '100').stdout))
+    assert table['10.9.0.0/16']['dev'] == 'harvester-br0' and table['10.7.0.0/16']['dev'] == 'eth3'
+    main = dict((r['dst'], r) for r in node.routes())
+    assert sorted(hop['dev'] for hop in main['10.8.0.0/16']['nexthops']) == ['eth3', 'harvester-br0']
+    assert node.run('host_bridge', params)['changed'] is False
+
+
+def test_changes_that_would_drop_other_routes_are_refused(node):
+    other_routes_node(node)
+    table_before = node.ns.ip('route', 'show', 'table', '100').stdout
+    before = node.state()
+    for check in (True, False):
+        error = node.fail('host_bond', {'name': 'bo0', 'slaves': ['eth3']}, check=check)
+        errors = error.result['errors']
+        assert sorted(e.split(' goes through')[0] for e in errors) == [
+            'bond.slaves: ip -4 route add 10.7.0.0/16 table 100 metric 0 via 10.1.0.254 dev eth3',
+            'bond.slaves: ip -4 route add 10.8.0.0/16 table main metric 0 nexthop via 192.168.122.254 dev eth4 '
+            'nexthop via 10.1.0.254 dev eth3'], errors
+        assert all('delete it first (ip -4 route del 10.' in e for e in errors)
+    assert facts.differences(before, node.state()) == []
+    assert node.ns.ip('route', 'show', 'table', '100').stdout == table_before
+    error = node.fail('host_network', {'state': 'overridden', 'probes': {'enabled': False},
+                                       'addresses': [{'interface': 'eth4', 'address': '192.168.122.10/24'}]})
+    assert all(e.startswith('addresses: ip -4 route add 10.') for e in error.result['errors'])

@@ -11,7 +11,7 @@ import pytest
 
 from host_support import HARVESTER_NODE, enter_netns, make_node
 
-from ansible_collections.harvester.network.plugins.module_utils.host import engine, persist
+from ansible_collections.harvester.network.plugins.module_utils.host import engine, facts, persist
 
 
 @pytest.fixture
@@ -100,3 +100,92 @@ def test_boot_apply_reports_failure(node, tmp_path):
     with open(log_file) as stream:
         record = json.loads(stream.readline())
     assert record['result'] == 'failed' and 'eth9 does not exist' in record['error']
+
+
+def reboot(node, links=(), nics=('eth1', 'eth2', 'eth3', 'eth4')):
+    """What a reboot does to the node as far as the saved state is concerned: the bonds and bridges are gone, the
+    NICs are back to MTU 1500 (up: the OS brings them up), their VLAN tables and addresses gone with them."""
+    for name in links:
+        node.ns.ip('link', 'del', name)
+    for nic in nics:
+        node.ns.ip('link', 'set', nic, 'nomaster')
+        node.ns.ip('link', 'set', nic, 'mtu', '1500', 'up')
+
+
+def boot(node):
+    result = node.ns.run([sys.executable, node.paths.runner], check_rc=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_every_module_persists_into_one_state(node):
+    """host_bond, host_bridge and host_vlan_trunk save what they manage into the same state as host_network; the
+    boot-time unit rebuilds all of it, and removing an item with persist takes it out of the saved state."""
+    bond = {'name': 'data-bo', 'mode': '802.3ad', 'slaves': ['eth1', 'eth2'], 'lacp_rate': 'fast', 'mtu': 9000,
+            'persist': True}
+    predicted = node.run('host_bond', bond, check=True)
+    assert predicted['changed'] and node.paths.state_file in predicted['persist']['changed_files']
+    assert not os.path.exists(node.paths.state_file)
+    result = node.run('host_bond', bond)
+    assert node.paths.unit_file in result['persist']['changed_files']
+    again = node.run('host_bond', bond)
+    assert again['changed'] is False and again['persist']['changed_files'] == []
+
+    node.run('host_bridge', {'name': 'data-br', 'uplink': 'data-bo', 'ports': ['vm1'], 'persist': True})
+    node.run('host_network', {'bridges': [{'name': 'mgmt-br', 'uplink': 'eth3'}], 'persist': True,
+                              'probes': {'enabled': False}})
+    node.run('host_vlan_trunk', {'config': [{'port': 'data-bo', 'vids': [100, 200]}, {'port': 'vm1', 'pvid': 100}],
+                                 'persist': True})
+    # merged into what is saved: the saved trunk becomes 100, 200, 300 (still a merged spec)
+    trunk = {'config': [{'port': 'data-bo', 'vids': [300]}], 'persist': True}
+    assert node.run('host_vlan_trunk', trunk, check=True)['persist']['changed_files'] == [node.paths.state_file]
+    node.run('host_vlan_trunk', trunk)
+    with open(node.paths.state_file) as stream:
+        saved = json.load(stream)
+    assert saved['version'] == 2
+    assert sorted(saved['sections']['bonds']['items']) == ['data-bo']
+    assert sorted(saved['sections']['bridges']['items']) == ['data-br', 'mgmt-br']
+    assert saved['sections']['vlans']['items']['data-bo'] == {
+        'exact': False, 'spec': {'bridge': 'data-br', 'vids': [100, 200, 300], 'untagged': None, 'pvid': None}}
+    expected = node.gathered()
+
+    reboot(node, ('data-br', 'mgmt-br', 'data-bo'))
+    assert 'data-bo' not in node.links()
+    assert boot(node).startswith('harvester-network: changed')
+    assert node.gathered() == expected
+    assert sorted(node.vlans('data-bo')) == [1, 100, 200, 300] and node.vlans('vm1')[100] >= {'PVID'}
+    assert node.link('data-bo')['linkinfo']['info_data']['ad_lacp_rate'] == 'fast'
+    assert boot(node).startswith('harvester-network: unchanged (0 operations)')
+
+    # Removing with persist: the saved state loses the item, and a boot no longer creates it.
+    node.run('host_bridge', {'name': 'mgmt-br', 'state': 'absent', 'persist': True})
+    node.run('host_vlan_trunk', {'state': 'deleted', 'config': [{'port': 'data-bo', 'vids': [200]}], 'persist': True})
+    with open(node.paths.state_file) as stream:
+        saved = json.load(stream)
+    assert sorted(saved['sections']['bridges']['items']) == ['data-br']
+    assert saved['sections']['vlans']['items']['data-bo']['spec']['vids'] == [100, 300]
+    expected = node.gathered()
+    reboot(node, ('data-br', 'data-bo'))
+    assert boot(node).startswith('harvester-network: changed')
+    assert node.gathered() == expected and 'mgmt-br' not in node.links()
+
+
+def test_persist_refuses_a_state_that_would_not_boot(node):
+    """A saved bridge whose uplink this run deletes would fail at boot: the run fails before changing anything,
+    and names the saved item."""
+    node.run('host_bond', {'name': 'data-bo', 'slaves': ['eth1'], 'persist': True})
+    node.run('host_bridge', {'name': 'data-br', 'uplink': 'data-bo', 'persist': True})
+    with open(node.paths.state_file) as stream:
+        saved = stream.read()
+    before = node.state()
+    for check in (True, False):
+        error = node.fail('host_bond', {'name': 'data-bo', 'state': 'absent', 'persist': True}, check=check)
+        assert str(error).startswith('persist: with this change, the saved state %s would not apply at boot'
+                                     % node.paths.state_file), str(error)
+        assert 'saved bridges[data-br].uplink: data-bo does not exist' in str(error)
+        assert error.result['errors'] == [str(error)]
+    assert facts.differences(before, node.state()) == []
+    with open(node.paths.state_file) as stream:
+        assert stream.read() == saved
+    # Without persist the same change is fine (the saved state is not touched).
+    assert node.run('host_bond', {'name': 'data-bo', 'state': 'absent'})['changed'] is True

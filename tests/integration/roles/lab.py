@@ -29,6 +29,17 @@ VIDS = (100, 200)
 NODES = ('node1', 'node2')
 
 
+def saved_state(lab_or_root, node=None):
+    """A node's saved desired state (what harvester.network's boot unit re-applies), as {section: {name: spec}}
+    (VLAN sets as sorted lists).  ``saved_state(lab, node)`` or ``saved_state(<node's root folder>)``."""
+    root = lab_or_root if node is None else os.path.join(lab_or_root.folder, 'fs-%s' % node.name)
+    with open(os.path.join(root, 'etc', 'state.json'), encoding='utf-8') as handle:
+        doc = json.load(handle)
+    assert doc['version'] == 2, doc.get('version')
+    return dict((section, dict((key, item['spec']) for key, item in saved['items'].items()))
+                for section, saved in doc['sections'].items())
+
+
 def run(argv, check=True, timeout=120, **kwargs):
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
     if check and result.returncode != 0:

@@ -6,14 +6,13 @@ One playbook, run twice: the ``vlan`` ClusterNetwork enabled with the default NI
 gateway must answer after the change), VLAN 100 trunked, and the node's NodeNetwork. The second run changes nothing.
 """
 
-import json
 import os
 import textwrap
 
 import pytest
 
 from tests.integration.roles.conftest import ansible_playbook
-from tests.integration.roles.lab import EXAMPLE_INVENTORY
+from tests.integration.roles.lab import EXAMPLE_INVENTORY, saved_state
 
 PLAYBOOK = textwrap.dedent('''\
     - name: The cluster network of the default VLAN (Harvester v0.3/v1.0)
@@ -96,7 +95,7 @@ def test_legacy_migration_converges_and_is_idempotent(lab, legacy_setup, legacy_
     node_network = legacy_api.get_cluster_custom_object('network.harvesterhci.io', 'v1beta1', 'nodenetworks',
                                                         'node1-vlan')
     assert node_network['spec']['nic'] == 'eth0' and node_network['spec']['nodeName'] == 'node1'
-    saved = json.loads(open(os.path.join(lab.folder, 'fs-%s' % node.name, 'etc', 'state.json')).read())['want']
+    saved = saved_state(lab, node)
     assert saved['bridges']['harvester-br0']['migrate'] is True
 
     second = ansible_playbook(playbook, inventories, extra, args=['--diff'])

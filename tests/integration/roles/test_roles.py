@@ -28,7 +28,7 @@ import yaml
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import cni_config_json
 from tests.integration.roles.conftest import ansible_env, ansible_playbook
-from tests.integration.roles.lab import EXAMPLE_INVENTORY, EXAMPLE_VARS, PLAYBOOKS, VIDS
+from tests.integration.roles.lab import EXAMPLE_INVENTORY, EXAMPLE_VARS, PLAYBOOKS, VIDS, saved_state
 from testbeds.common import REPO_ROOT
 
 TIMINGS = {}
@@ -108,8 +108,8 @@ def test_pxe_post_install_needs_no_kubeconfig(lab, setup, tmp_path):
         # the management NIC, its address and default route are untouched
         assert [a for a in after['addresses'] if a.startswith('eth0 ')] == \
             [a for a in before[name]['addresses'] if a.startswith('eth0 ')]
-        saved = json.loads(open(os.path.join(lab.folder, 'fs-%s' % node.name, 'etc', 'state.json')).read())
-        assert set(saved['want']['bonds']) == {'bond-storage'}
+        saved = saved_state(lab, node)
+        assert set(saved['bonds']) == {'bond-storage'}
     for path, lines in (('/etc/modules-load.d/harvester-network.conf', ['bridge', '8021q', 'bonding']),
                         ('/etc/sysctl.d/90-harvester-network.conf', ['-net.bridge.bridge-nf-call-iptables = 0'])):
         with open(path, encoding='utf-8') as handle:
@@ -177,7 +177,7 @@ def test_nodes_carry_exactly_the_networks(lab):
         assert node.vlans()['data-bo'][1] == {'PVID', 'Egress Untagged'}
         assert links['bond-storage']['linkinfo']['info_kind'] == 'bond'
         # the saved state is the whole node: the PXE bond, the uplink bond, the bridge and its trunk
-        saved = json.loads(open(os.path.join(lab.folder, 'fs-%s' % node.name, 'etc', 'state.json')).read())['want']
+        saved = saved_state(lab, node)
         assert set(saved['bonds']) == {'bond-storage', 'data-bo'}
         assert set(saved['bridges']) == {'data-br'}
         assert sorted(saved['vlans']['data-bo']['vids']) == list(VIDS)
@@ -384,5 +384,5 @@ def test_absent_servers_and_unused_vlan_are_removed(lab, setup, api):
             metadata.get('deletionTimestamp')
         assert what == 'claim' and deleting, (what, 'still there')
     # the saved state follows: VID 200 is gone from it too
-    saved = json.loads(open(os.path.join(root, 'etc', 'state.json')).read())['want']
+    saved = saved_state(root)
     assert sorted(saved['vlans']['data-bo']['vids']) == [100]

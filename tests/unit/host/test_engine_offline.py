@@ -45,9 +45,9 @@ def test_persisted_state_round_trips(tmp_path):
     assert json.loads(text)['version'] == 1
     assert persist.want_from_json(text) == want
     paths = persist.Paths(str(tmp_path))
-    changed = persist.install(want, paths, python='/usr/bin/python3')
+    changed = persist.install(text, paths, python='/usr/bin/python3')
     assert paths.state_file in changed and os.path.islink(paths.wants_link)
-    assert persist.install(want, paths, python='/usr/bin/python3') == []
+    assert persist.install(text, paths, python='/usr/bin/python3') == []
     with open(paths.unit_file) as stream:
         assert 'ExecStart=/usr/bin/python3 %s' % paths.runner in stream.read()
     package = os.path.join(paths.lib_dir, 'ansible_collections', 'harvester', 'network', 'plugins', 'module_utils',

@@ -31,7 +31,13 @@ def requests():
     ops = make_plan(node, desired).ops + [
         O.DeleteLink(link='old-bo'), O.SetLink(link='eth3', mtu=4000, promisc=True),
         O.SetVlans(link='bo0', remove={5, 6, 7, 300}), O.SetUp(link='eth3', up=False),
-        O.SetBridgeOptions(link='br0', options={'vlan_filtering': False, 'default_pvid': 0})]
+        O.SetBridgeOptions(link='br0', options={'vlan_filtering': False, 'default_pvid': 0}),
+        O.AddOtherRoute(route={'dst': '10.9.0.0/16', 'table': 100, 'metric': 5,
+                               'nexthops': [{'interface': 'eth0', 'gateway': '10.0.0.254'}]}),
+        O.DelOtherRoute(route={'dst': 'fd09::/64', 'table': 1000, 'metric': 1024,
+                               'nexthops': [{'interface': 'eth0', 'gateway': None}]}),
+        O.AddOtherRoute(route={'dst': '10.8.0.0/16', 'table': 254, 'metric': 0, 'nexthops': [
+            {'interface': 'eth0', 'gateway': '10.0.0.254'}, {'interface': 'eth1', 'gateway': '10.1.0.254'}]})]
     for op in ops:
         for request in op.requests():
             yield op, request
@@ -59,6 +65,8 @@ def test_fast_codec_encodes_what_pyroute2_builds():
         for key in request.refs:
             if isinstance(kwargs.get(key), str):
                 kwargs[key] = 7
+            elif key == 'multipath':
+                kwargs[key] = [dict(hop, oif=7 + number) for number, hop in enumerate(kwargs[key])]
         ours = nlmsg.encode(Resolved(request, kwargs), 1)
         batch.reset()
         getattr(batch, request.method)(request.command, **kwargs)
@@ -95,3 +103,25 @@ def test_decoders_read_what_pyroute2_encodes():
         'IFLA_BOND_MODE': 4, 'IFLA_BOND_MIIMON': 100, 'IFLA_BOND_AD_LACP_RATE': 1,
         'IFLA_BOND_ARP_IP_TARGET': ['10.0.0.7', '10.0.0.8']}}
     assert link['IFLA_AF_SPEC'] == [(6, 1), (8, 2), (16, 4094)]
+
+
+def test_multipath_nexthops_read_as_pyroute2_reads_them():
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg  # pylint: disable=import-outside-toplevel
+    msg = rtmsg()
+    msg['family'] = 2
+    msg['dst_len'] = 16
+    msg['table'] = 254
+    msg['type'] = 1
+    msg['attrs'] = [('RTA_DST', '10.8.0.0'), ('RTA_TABLE', 254), ('RTA_MULTIPATH', [
+        {'oif': 3, 'attrs': [('RTA_GATEWAY', '192.168.7.254')]}, {'oif': 4, 'attrs': [('RTA_GATEWAY', '10.1.0.254')]}])]
+    msg['header']['type'] = nlmsg.RTM_NEWROUTE
+    msg.encode()
+    data = msg.data
+    (_kind, _flags, _seq, start, end), = list(nlmsg.messages(data))
+    route = nlmsg.decode_route(data, start, end)
+    assert route['RTA_DST'] == '10.8.0.0' and route['RTA_TABLE'] == 254
+    parsed = rtmsg(data)
+    parsed.decode()
+    assert route['RTA_MULTIPATH'] == [{'oif': hop['oif'], 'RTA_GATEWAY': hop.get('RTA_GATEWAY')}
+                                      for hop in parsed.get('RTA_MULTIPATH')]
+    assert [hop['oif'] for hop in route['RTA_MULTIPATH']] == [3, 4]
