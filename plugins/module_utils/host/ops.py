@@ -878,6 +878,17 @@ def _ipv4_net(text):
     return ipaddress.ip_interface(text).network
 
 
+def _route_command(verb, op):
+    """``ip route add|del`` for a route op (the command a plan shows)."""
+    words = ['ip', '-6' if ':' in op.dst else '-4', 'route %s' % verb, op.dst]
+    if op.gateway:
+        words.append('via %s' % op.gateway)
+    if op.interface:
+        words.append('dev %s' % op.interface)
+    words.append('metric %d' % op.metric)
+    return ' '.join(words)
+
+
 class AddRoute(Op):
     name = 'add_route'
     fields = ('dst', 'gateway', 'interface', 'metric')
@@ -886,13 +897,7 @@ class AddRoute(Op):
         return [self.interface]
 
     def command(self):
-        words = ['ip', '-6' if ':' in self.dst else '-4', 'route add', self.dst]
-        if self.gateway:
-            words.append('via %s' % self.gateway)
-        if self.interface:
-            words.append('dev %s' % self.interface)
-        words.append('metric %d' % self.metric)
-        return ' '.join(words)
+        return _route_command('add', self)
 
     def simulate(self, state):
         route = {'dst': self.dst, 'gateway': self.gateway, 'interface': self.interface, 'metric': self.metric}
@@ -916,13 +921,7 @@ class DelRoute(Op):
         return [self.interface]
 
     def command(self):
-        words = ['ip', '-6' if ':' in self.dst else '-4', 'route del', self.dst]
-        if self.gateway:
-            words.append('via %s' % self.gateway)
-        if self.interface:
-            words.append('dev %s' % self.interface)
-        words.append('metric %d' % self.metric)
-        return ' '.join(words)
+        return _route_command('del', self)
 
     def simulate(self, state):
         state['routes'].pop((self.dst, self.metric), None)
