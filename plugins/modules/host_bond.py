@@ -157,13 +157,13 @@ timings:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.harvester.network.plugins.module_utils.host.argspec import host_bond_spec
 from ansible_collections.harvester.network.plugins.module_utils.host.engine import run_module
 from ansible_collections.harvester.network.plugins.module_utils.host.netlink import PYROUTE2_IMPORT_ERROR, pyroute2_missing
+from ansible_collections.harvester.network.plugins.module_utils.host.profiles import module_spec
 
 
 def main():
-    module = AnsibleModule(**host_bond_spec())
+    module = AnsibleModule(**module_spec('host_bond'))
     if pyroute2_missing():
         module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
     run_module(module, 'host_bond')

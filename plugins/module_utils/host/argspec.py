@@ -2,8 +2,9 @@
 # Copyright (c) harvester.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Argument specs of the host modules: pure data, one definition per shape, shared by the modules,
-the Python API and the tests.  The DOCUMENTATION of each module mirrors these exactly."""
+"""The option shapes of the host modules: pure data, one definition per shape (a bond, a bridge, a port's VLANs,
+...), shared by the modules, the Python API and the tests.  Each module's argument spec is composed from these in
+its profile (profiles.py); the doc fragments (doc_fragments/host.py) and the modules' DOCUMENTATION mirror them."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -107,59 +108,3 @@ def common_write_options():
         lock_timeout=dict(type='float', default=60.0),
         persist=dict(type='bool', default=False),
     )
-
-
-def host_bond_spec():
-    spec = bond_options()
-    spec.update(state=dict(type='str', choices=['present', 'absent'], default='present'))
-    spec.update(common_write_options())
-    return dict(argument_spec=spec, supports_check_mode=True)
-
-
-def host_bridge_spec():
-    spec = bridge_options()
-    spec.update(state=dict(type='str', choices=['present', 'absent'], default='present'),
-                purge_ports=dict(type='bool', default=False))
-    spec.update(common_write_options())
-    return dict(argument_spec=spec, supports_check_mode=True,
-                required_if=[('migrate', True, ('uplink',))])
-
-
-def host_vlan_trunk_spec():
-    spec = dict(
-        config=dict(type='list', elements='dict', options=vlan_options()),
-        bridge=dict(type='str'),
-        state=dict(type='str', choices=RESOURCE_STATES, default='merged'),
-    )
-    spec.update(common_write_options())
-    return dict(argument_spec=spec, supports_check_mode=True,
-                required_if=[('state', 'merged', ('config',)), ('state', 'replaced', ('config',)),
-                             ('state', 'rendered', ('config',))])
-
-
-def host_network_spec():
-    spec = dict(
-        state=dict(type='str', choices=RESOURCE_STATES, default='merged'),
-        bonds=dict(type='list', elements='dict', options=bond_options()),
-        bridges=dict(type='list', elements='dict', options=bridge_options()),
-        vlans=dict(type='list', elements='dict', options=vlan_options()),
-        addresses=dict(type='list', elements='dict', options=address_options()),
-        routes=dict(type='list', elements='dict', options=route_options()),
-        probes=dict(type='dict', options=probe_options(), apply_defaults=True),
-        rollback=dict(type='bool', default=True),
-    )
-    spec.update(common_write_options())
-    return dict(argument_spec=spec, supports_check_mode=True)
-
-
-def host_network_info_spec():
-    return dict(argument_spec=dict(), supports_check_mode=True)
-
-
-SPECS = {
-    'host_bond': host_bond_spec,
-    'host_bridge': host_bridge_spec,
-    'host_vlan_trunk': host_vlan_trunk_spec,
-    'host_network': host_network_spec,
-    'host_network_info': host_network_info_spec,
-}

@@ -8,9 +8,14 @@
     -> lock -> apply with journal -> verify (a second plan must be empty) -> probes -> keep or roll back
     -> persist -> result {changed, diff{before, after}, plan, commands, before, after}
 
+The flow is the same for every module; what differs between modules (argument spec, desired state, the part of
+the node it reports, persistence, probes and rollback) is the module's profile (profiles.py), so nothing here
+asks which module it runs.  ``_prepare()`` is everything before the first write; it runs once more under the lock
+when another run held it.
+
 ``run()`` is the Python API (tests and benchmarks call it directly, optionally inside a network namespace);
-``run_module()`` adapts it to an AnsibleModule.  This package imports nothing from Ansible, so the boot-time
-unit can run it on a node without Ansible.
+``run_module()`` adapts it to an AnsibleModule.  This package imports nothing from Ansible (but for the argument
+spec check of the Python API), so the boot-time unit can run it on a node without Ansible.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,13 +24,10 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.harvester.network.plugins.module_utils.host import facts, model, persist, probes, store, validate
+from ansible_collections.harvester.network.plugins.module_utils.host import (
+    facts, model, persist, probes, profiles, store, validate)
 from ansible_collections.harvester.network.plugins.module_utils.host.apply import ApplyError, execute, rollback
 from ansible_collections.harvester.network.plugins.module_utils.host.plan import PlanError, make_plan
-
-
-# The modules that change a node, and so can save what they manage (persist: true).
-PERSISTING = ('host_bond', 'host_bridge', 'host_vlan_trunk', 'host_network')
 
 
 class EngineError(Exception):
@@ -39,8 +41,7 @@ class EngineError(Exception):
 def check_params(module, params):
     """Validate raw params against the module's argument spec (the Python API; AnsibleModule does it itself)."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # pylint: disable=import-outside-toplevel
-    from ansible_collections.harvester.network.plugins.module_utils.host.argspec import SPECS
-    spec = SPECS[module]()
+    spec = profiles.module_spec(module)
     validator = ArgumentSpecValidator(spec['argument_spec'], mutually_exclusive=spec.get('mutually_exclusive'),
                                       required_if=spec.get('required_if'))
     outcome = validator.validate(params)
@@ -50,13 +51,8 @@ def check_params(module, params):
 
 
 def build_want(module, params):
-    if module == 'host_bond':
-        return validate.bond_want(params)
-    if module == 'host_bridge':
-        return validate.bridge_want(params)
-    if module == 'host_vlan_trunk':
-        return validate.trunk_want(params)
-    return validate.network_want(params, params.get('state') or 'merged')
+    """Module params -> the desired state (the module's profile builds it; raises validate.ValidationError)."""
+    return profiles.profile(module).want(params)
 
 
 def _rendered_have(want):
@@ -104,33 +100,6 @@ def _rendered_have(want):
     return have
 
 
-def view(module, params, state, want):
-    """The part of the node a module reports in before/after."""
-    if module == 'host_bond':
-        name = params['name']
-        return facts.bond_config(state, name) if name in state['bonds'] and name in state['links'] else {}
-    if module == 'host_bridge':
-        name = params['name']
-        if name not in state['bridges'] or name not in state['links']:
-            return {}
-        item = facts.bridge_config(state, name)
-        links = set([name, params.get('uplink')])
-        config = facts.to_config(state, sections=('addresses', 'routes'))
-        item['addresses'] = [a['address'] for a in config['addresses'] if a['interface'] == name]
-        if params.get('migrate'):
-            item['uplink_addresses'] = [a['address'] for a in config['addresses']
-                                        if a['interface'] == params.get('uplink')]
-            item['routes'] = [r for r in config['routes'] if r.get('interface') in links]
-        return item
-    if module == 'host_vlan_trunk':
-        scope = want.get('vlan_bridges')
-        ports = set(want.get('vlans') or {})
-        everything = want['state'] in ('overridden', 'gathered') or (want['state'] == 'deleted' and not ports)
-        return [item for item in facts.to_config(state, sections=('vlans',), bridges=scope)['vlans']
-                if everything or item['port'] in ports]
-    return facts.to_config(state)
-
-
 def _default_gateways(state):
     return sorted(set(route['gateway'] for route in state['routes'].values()
                       if route['dst'] in ('0.0.0.0/0', '::/0') and route.get('gateway')))
@@ -148,13 +117,14 @@ def _run_probes(probe_list, netns, delay):
 
 def run(module, params, check_mode=False, netns=None, paths=None, validated=True, nl=None):
     """Run one host module.  Returns the result dict; raises EngineError (with a result) on failure."""
+    profile = profiles.profile(module)
     if not validated:
         params = check_params(module, params)
     from ansible_collections.harvester.network.plugins.module_utils.host.netlink import Netlink  # noqa
     started = time.monotonic()
     result = {'changed': False, 'warnings': []}
     state_name = params.get('state')
-    if module == 'host_network_info':
+    if profile.report is not None:
         own = nl is None
         nl = nl or Netlink(netns)
         try:
@@ -162,16 +132,15 @@ def run(module, params, check_mode=False, netns=None, paths=None, validated=True
         finally:
             if own:
                 nl.close()
-        result['gathered'] = facts.to_config(have)
-        result['status'] = facts.status(have)
+        result.update(profile.report(have))
         return result
     try:
-        want = build_want(module, params)
+        want = profile.want(params)
     except validate.ValidationError as exc:
         raise EngineError(str(exc), dict(result, errors=exc.errors))
-    if state_name == 'rendered':
+    if state_name == 'rendered' and profile.rendered_state:
         have = _rendered_have(want)
-        want = dict(want, state='replaced' if module == 'host_vlan_trunk' else 'merged')
+        want = dict(want, state=profile.rendered_state)
         try:
             plan = make_plan(have, want)
         except PlanError as exc:
@@ -182,7 +151,7 @@ def run(module, params, check_mode=False, netns=None, paths=None, validated=True
     own = nl is None
     nl = nl or Netlink(netns)
     try:
-        return _converge(module, params, want, nl, check_mode, netns, paths or persist.Paths(), result, started)
+        return _converge(profile, params, want, nl, check_mode, netns, paths or persist.Paths(), result, started)
     finally:
         if own:
             nl.close()
@@ -212,63 +181,58 @@ def saved_document(want, plan, paths):
     return store.to_json(doc)
 
 
-def _converge(module, params, want, nl, check_mode, netns, paths, result, started):
-    timings = result['timings'] = {}
-    mark = time.monotonic()
-    have = nl.read()
-    timings['read'] = round(time.monotonic() - mark, 4)
-    if params.get('state') == 'gathered':
-        result['gathered'] = view(module, params, have, want)
-        return result
-    mark = time.monotonic()
-    persist_wanted = module in PERSISTING and params.get('persist')
+def _prepare(profile, params, want, have, paths, result):
+    """Everything before the first write: check the desired state against the node, plan, check the planned end
+    state, and fold this run into the saved state when it persists.  Fills ``before``, ``plan`` and ``commands``
+    of ``result``; returns (plan, saved document text or None).  Raises EngineError, naming the fields."""
     try:
         validate.check_against_facts(want, have)
         plan = make_plan(have, want)
         validate.check_outcome(want, plan.state)
         validate.check_other_routes(want, plan)
-        saved = saved_document(want, plan, paths) if persist_wanted else None
-        timings['plan'] = round(time.monotonic() - mark, 4)
+        saved = saved_document(want, plan, paths) if profile.persists and params.get('persist') else None
     except validate.ValidationError as exc:
         raise EngineError(str(exc), dict(result, errors=exc.errors))
     except PlanError as exc:
         raise EngineError(str(exc), result)
-    before = view(module, params, have, want)
-    predicted = view(module, params, plan.state, want)
     planned = plan.to_list()
-    result.update(before=before, plan=planned, commands=[item['command'] for item in planned])
+    result.update(before=profile.view(params, have, want), plan=planned,
+                  commands=[item['command'] for item in planned])
+    return plan, saved
+
+
+def _converge(profile, params, want, nl, check_mode, netns, paths, result, started):
+    timings = result['timings'] = {}
+    mark = time.monotonic()
+    have = nl.read()
+    timings['read'] = round(time.monotonic() - mark, 4)
+    if params.get('state') == 'gathered':
+        result['gathered'] = profile.view(params, have, want)
+        return result
+    mark = time.monotonic()
+    plan, saved = _prepare(profile, params, want, have, paths, result)
+    timings['plan'] = round(time.monotonic() - mark, 4)
     if check_mode:
-        result.update(changed=bool(plan.ops), after=predicted, diff={'before': before, 'after': predicted})
-        if persist_wanted:
+        predicted = profile.view(params, plan.state, want)
+        result.update(changed=bool(plan.ops), after=predicted, diff={'before': result['before'], 'after': predicted})
+        if saved is not None:
             changed_files = persist.planned_files(saved, paths)
             result['persist'] = {'changed_files': changed_files}
             result['changed'] = result['changed'] or bool(changed_files)
         result['elapsed'] = round(time.monotonic() - started, 3)
         return result
-    probe_options = params.get('probes') if module == 'host_network' else None
-    do_rollback = params.get('rollback', True) if module == 'host_network' else True
     try:
         with persist.Lock(paths.lock_file, params.get('lock_timeout') or 60.0) as lock:
             result['lock_wait'] = round(lock.waited, 3)
             if lock.waited > 0.05:
                 # Another run changed the node while we waited: plan again from fresh facts.
                 have = nl.read()
-                try:
-                    validate.check_against_facts(want, have)
-                    plan = make_plan(have, want)
-                    validate.check_outcome(want, plan.state)
-                    validate.check_other_routes(want, plan)
-                    saved = saved_document(want, plan, paths) if persist_wanted else None
-                except validate.ValidationError as exc:
-                    raise EngineError(str(exc), dict(result, errors=exc.errors))
-                before = view(module, params, have, want)
-                planned = plan.to_list()
-                result.update(before=before, plan=planned, commands=[item['command'] for item in planned])
+                plan, saved = _prepare(profile, params, want, have, paths, result)
             if plan.ops:
-                _apply(module, params, want, nl, have, plan, netns, probe_options, do_rollback, result)
+                _apply(profile, params, want, nl, have, plan, netns, result)
             else:
                 result.update(after=result['before'], diff={'before': result['before'], 'after': result['before']})
-            if persist_wanted:
+            if saved is not None:
                 result['persist'] = {'changed_files': persist.install(saved, paths)}
                 result['changed'] = result['changed'] or bool(result['persist']['changed_files'])
     except persist.LockTimeout as exc:
@@ -277,7 +241,9 @@ def _converge(module, params, want, nl, check_mode, netns, paths, result, starte
     return result
 
 
-def _apply(module, params, want, nl, have, plan, netns, probe_options, do_rollback, result):
+def _apply(profile, params, want, nl, have, plan, netns, result):
+    """Apply the plan with a journal, verify, probe; keep the change, or roll it back (when the profile says so)."""
+    probe_options = profile.probes(params)
     gateways = []
     probe_list = probes.probe_list(probe_options)
     if probe_options and probe_options.get('enabled', True) and probe_options.get('gateway', True):
@@ -322,20 +288,20 @@ def _apply(module, params, want, nl, have, plan, netns, probe_options, do_rollba
                 '%s: %s' % (item['probe'], item['detail']) for item in failed)
     result['changed'] = True
     if failure is None:
-        after = view(module, params, after_state, want)
+        after = profile.view(params, after_state, want)
         result.update(after=after, diff={'before': result['before'], 'after': after})
         done = journal.done()
         if len(done) != len(plan.ops):  # (never with a successful run; kept honest anyway)
             result.update(plan=[op.to_dict() for op in done], commands=[op.command() for op in done])
         return
-    if not do_rollback:
+    if not profile.rollback(params):
         current = nl.read()
-        result.update(after=view(module, params, current, want))
+        result.update(after=profile.view(params, current, want))
         raise EngineError('%s (rollback disabled: the node is left as it is)' % failure, result)
     report = rollback(nl, journal, have)
     result['rollback'] = report
     current = nl.read()
-    result['after'] = view(module, params, current, want)
+    result['after'] = profile.view(params, current, want)
     result['changed'] = bool(facts.differences(have, current))
     if report['restored']:
         raise EngineError('%s; rolled back: the node is exactly as before' % failure, result)

@@ -10,7 +10,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.harvester.network.plugins.module_utils.host import model
-from ansible_collections.harvester.network.plugins.module_utils.host.ops import bond_reported_primary
 from ansible_collections.harvester.network.plugins.module_utils.host.vids import range_strings
 
 
@@ -24,7 +23,7 @@ def bond_config(state, name):
         if mode not in modes:
             continue
         if key == 'primary':
-            primary = bond_reported_primary(state, name)
+            primary = model.bond_reported_primary(state, name)
             if primary:
                 item['primary'] = primary
             continue
@@ -55,18 +54,12 @@ def bridge_config(state, name):
             'ports': [port for port in model.members(state, name) if port != uplink]}
 
 
-def _bridge_of(state, port):
-    if port in state['bridges']:
-        return port
-    return state['links'].get(port, {}).get('master')
-
-
 def vlan_config(state, port):
     table = state['vlans'][port]
     pvid = model.table_pvid(table)
     untagged = set(vid for vid, flags in table.items() if flags & model.BRIDGE_VLAN_UNTAGGED)
     tagged = set(table) - untagged - set([pvid])
-    return {'port': port, 'bridge': _bridge_of(state, port), 'vids': range_strings(tagged), 'pvid': pvid,
+    return {'port': port, 'bridge': model.bridge_of(state, port), 'vids': range_strings(tagged), 'pvid': pvid,
             'untagged': range_strings(untagged)}
 
 
@@ -84,9 +77,9 @@ def to_config(state, sections=None, bridges=None):
                              if name in state['links'] and (bridges is None or name in bridges)]
     if 'vlans' in sections:
         config['vlans'] = [vlan_config(state, port) for port in sorted(state['vlans'])
-                           if port in state['links'] and _bridge_of(state, port) in state['bridges']
-                           and state['bridges'][_bridge_of(state, port)]['vlan_filtering']
-                           and (bridges is None or _bridge_of(state, port) in bridges)]
+                           if port in state['links'] and model.bridge_of(state, port) in state['bridges']
+                           and state['bridges'][model.bridge_of(state, port)]['vlan_filtering']
+                           and (bridges is None or model.bridge_of(state, port) in bridges)]
     if 'addresses' in sections:
         config['addresses'] = [{'interface': link, 'address': address}
                                for link in sorted(state['addresses']) if link in state['links']

@@ -2,7 +2,9 @@
 # Copyright (c) harvester.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The host engine's vocabulary: bond/bridge option tables and the canonical node state.
+"""The host engine's vocabulary: bond/bridge option tables, the canonical node state, and the queries about it
+that the planner, validation, the facts and the saved state share (which bridge a port is on, who the desired
+state puts where, which bridges migrate their uplink, the primary a bond reports).
 
 The canonical state is a plain dict, the one shape that facts produce, the kernel model mutates,
 the planner compares and rollback restores::
@@ -123,6 +125,91 @@ def members(state, master):
 def kind_of(state, name):
     link = state['links'].get(name)
     return link.get('kind') if link else None
+
+
+# --------------------------------------------------------------------------------------- shared queries
+# Who is where, asked by the planner, validation, the saved state and the facts alike: each answered here once.
+
+def bridge_of(state, port):
+    """The bridge ``port`` is on (a bridge is on itself: its own VLAN table); None when it is on no bridge."""
+    if port in state['bridges']:
+        return port
+    master = state['links'].get(port, {}).get('master')
+    return master if master in state['bridges'] else None
+
+
+def bond_reported_primary(state, bond_name):
+    """The kernel reports a primary only while that slave is in the bond."""
+    bond = state['bonds'][bond_name]
+    name = bond.get('_primary_name')
+    if name and state['links'].get(name, {}).get('master') == bond_name:
+        return name
+    return None
+
+
+def migrations(want):
+    """{uplink: bridge} of the bridges that take their uplink's addresses and routes."""
+    if want['state'] == 'deleted':
+        return {}
+    return dict((spec['uplink'], name) for name, spec in sorted((want.get('bridges') or {}).items())
+                if spec.get('migrate') and spec.get('uplink'))
+
+
+def membership(have, want):
+    """Who the desired state puts where.
+
+    Returns ``(masters, deleted, conflicts, released)``: the target master of every link the desired state
+    decides (``{link: (master or None, field)}``), the bonds and bridges to delete, links claimed by two
+    masters, and the ``(link, master)`` pairs the desired state explicitly releases.  Used by validation
+    (to report conflicts) and by the planner (to act on them).
+    """
+    state = want['state']
+    deleted = set()
+    masters = {}
+    conflicts = []
+    released = set()
+
+    def claim(link, master, field):
+        previous = masters.get(link, (None, None))[0]
+        if master is None:
+            if previous is None:
+                masters[link] = (None, field)
+            return
+        if previous not in (None, master):
+            conflicts.append((link, masters[link], (master, field)))
+            return
+        masters[link] = (master, field)
+
+    for kind, section in (('bond', 'bonds'), ('bridge', 'bridges')):
+        specs = want.get(section)
+        if specs is None:
+            continue
+        existing = [name for name, link in have['links'].items() if link.get('kind') == kind]
+        if state == 'deleted':
+            deleted.update(specs.keys() if specs else existing)
+            continue
+        if state == 'overridden':
+            deleted.update(name for name in existing if name not in specs)
+        for name in sorted(specs):
+            spec = specs[name]
+            current = set(members(have, name))
+            if kind == 'bond':
+                wanted = spec.get('slaves')
+                label = '%s.slaves' % want.get('fields', {}).get(name, '%s[%s]' % (section, name))
+            else:
+                wanted = spec.get('ports')
+                if spec.get('uplink'):
+                    wanted = sorted(set(wanted or ()) | set([spec['uplink']]))
+                label = '%s.ports' % want.get('fields', {}).get(name, '%s[%s]' % (section, name))
+            if wanted is None:
+                continue
+            target = current | set(wanted) if state == 'merged' else set(wanted)
+            for link in sorted(target):
+                claim(link, name, label)
+            for link in sorted(current - target):
+                claim(link, None, label)
+                released.add((link, name))
+    return masters, deleted, conflicts, released
 
 
 def default_vlan_table(default_pvid):

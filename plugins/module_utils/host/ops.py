@@ -2,16 +2,18 @@
 # Copyright (c) harvester.network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Typed plan operations.
+"""Typed plan operations, and how each one is undone.
 
 Each operation knows four things and nothing else:
 
 * ``to_dict()`` / ``command()``: how it shows in a plan (with the iproute2 command that would do the same);
 * ``simulate(state)``: what the Linux kernel does to the canonical state when it runs (side effects included:
-  a port joining a VLAN-filtering bridge gets the default PVID, a released bond slave goes down, ...).
-  Check mode predicts with this; the planner uses it to see intermediate states;
-* ``requests(index)``: the netlink requests that carry it out (pyroute2 call specs; no I/O here);
-* ``inverse(before)``: the operations that undo it, given the state before it ran (the apply journal).
+  a port joining a VLAN-filtering bridge gets the default PVID, a released bond slave goes down, ...), built from
+  the kernel model in kernel.py.  Check mode predicts with this; the planner uses it to see intermediate states;
+* ``requests()``: the netlink requests that carry it out (Request: pyroute2 call arguments, built with
+  encoding.py; no I/O here);
+* ``inverse(before)``: the operations that undo it, given the state before it ran (the apply journal); the
+  helpers the inverses share are at the end of this file.
 
 No third-party imports: the planner and its unit tests run without pyroute2 and without root.
 """
@@ -21,27 +23,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.harvester.network.plugins.module_utils.host import model
+from ansible_collections.harvester.network.plugins.module_utils.host.encoding import (
+    BRIDGE_FLAGS_SELF, IFF_PROMISC, option_nla, other_route_kwargs, route_kwargs, vlan_info_attrs)
+from ansible_collections.harvester.network.plugins.module_utils.host.kernel import (
+    BOND_KERNEL_ORDER, apply_bond_options, bridge_mtu_follow_ports, detach, drop_link_routes, drop_v6_addresses,
+    ipv4_net, mac_derived, set_default_pvid, vlan_set)
 from ansible_collections.harvester.network.plugins.module_utils.host.vids import format_ranges, to_ranges
-
-IFF_UP = 0x1
-IFF_PROMISC = 0x100
-BRIDGE_FLAGS_SELF = 0x2
-VLAN_RANGE_BEGIN = 0x8
-VLAN_RANGE_END = 0x10
-AF_BRIDGE = 7
-
-# The bond options in the order the kernel's bond_changelink() applies them (it matters: miimon before
-# updelay, miimon/arp_interval switch each other off).
-BOND_KERNEL_ORDER = ('mode', 'miimon', 'updelay', 'downdelay', 'arp_interval', 'arp_ip_target', 'primary',
-                     'xmit_hash_policy', 'min_links', 'lacp_rate', 'ad_select')
-BOND_NLA = {
-    'mode': 'bond_mode', 'miimon': 'bond_miimon', 'updelay': 'bond_updelay', 'downdelay': 'bond_downdelay',
-    'arp_interval': 'bond_arp_interval', 'arp_ip_target': 'bond_arp_ip_target', 'primary': 'bond_primary',
-    'xmit_hash_policy': 'bond_xmit_hash_policy', 'min_links': 'bond_min_links',
-    'lacp_rate': 'bond_ad_lacp_rate', 'ad_select': 'bond_ad_select',
-}
-BRIDGE_NLA = {'vlan_filtering': 'br_vlan_filtering', 'stp': 'br_stp_state', 'default_pvid': 'br_vlan_default_pvid'}
-_ARP_MODES = model.BOND_OPTION_MODES['arp_interval']
 
 
 class Request:
@@ -124,189 +111,6 @@ class Op:
         raise NotImplementedError
 
 
-# --------------------------------------------------------------------------- kernel model helpers
-
-def _bridge_mtu_follow_ports(state, bridge, joined=None):
-    """A bridge whose MTU was never set explicitly takes the smallest MTU of its ports (br_mtu_auto_adjust).
-
-    ``joined``: the port that just joined (then the new minimum needs no scan of all links).
-    """
-    info = state['bridges'].get(bridge)
-    if info is None:
-        return
-    pinned = info.get('mtu_pinned')
-    if pinned:
-        return
-    if pinned is None:
-        state['links'][bridge]['mtu'] = None  # unknown: depends on how the MTU was set before we came
-        return
-    if joined is not None:
-        ports = info.get('_ports')
-        mtu = state['links'][joined]['mtu']
-        current = state['links'][bridge]['mtu']
-        if ports:  # the bridge had ports before: the minimum can only go down
-            state['links'][bridge]['mtu'] = None if mtu is None or current is None else min(mtu, current)
-        else:
-            state['links'][bridge]['mtu'] = mtu
-        info['_ports'] = (ports or 0) + 1
-        return
-    port_mtus = [state['links'][port]['mtu'] for port in model.members(state, bridge)]
-    info['_ports'] = len(port_mtus)
-    if not port_mtus:
-        state['links'][bridge]['mtu'] = 1500  # br_mtu_min() of a bridge without ports: ETH_DATA_LEN
-        return
-    if None in port_mtus:
-        state['links'][bridge]['mtu'] = None
-    else:
-        state['links'][bridge]['mtu'] = min(port_mtus)
-
-
-def _is_default_pvid_entry(table, vid):
-    """br_vlan.c vlan_default_pvid(): ``vid`` is the PVID and egresses untagged."""
-    flags = table.get(vid)
-    return bool(vid) and flags is not None and flags & model.BRIDGE_VLAN_PVID and flags & model.BRIDGE_VLAN_UNTAGGED
-
-
-def set_default_pvid(state, bridge, new):
-    """Kernel semantics of changing a bridge's default PVID (br_vlan.c __br_vlan_set_default_pvid):
-    the bridge and each port still carrying the old default PVID untagged move to the new one, unless
-    they already have the new VID configured."""
-    old = state['bridges'][bridge]['default_pvid']
-    state['bridges'][bridge]['default_pvid'] = new
-    if old == new:
-        return
-    for name in [bridge] + model.members(state, bridge):
-        table = state['vlans'].setdefault(name, {})
-        if not new:
-            if _is_default_pvid_entry(table, old):
-                del table[old]
-            continue
-        if old and not _is_default_pvid_entry(table, old):
-            continue
-        if new in table:
-            continue
-        _vlan_set(table, new, model.BRIDGE_VLAN_PVID | model.BRIDGE_VLAN_UNTAGGED)
-        table.pop(old, None)
-
-
-def _vlan_set(table, vid, flags):
-    if flags & model.BRIDGE_VLAN_PVID:
-        for other, other_flags in list(table.items()):
-            if other_flags & model.BRIDGE_VLAN_PVID:
-                table[other] = other_flags & ~model.BRIDGE_VLAN_PVID
-    table[vid] = flags
-
-
-def apply_bond_options(bond, options):
-    """Apply bond option changes the way bond_changelink() does, side effects included.
-
-    The kernel keeps up/downdelay as a number of miimon intervals ("ticks") and reports ticks * miimon, so they
-    are modelled as ticks: changing miimon scales them, switching MII monitoring off hides them.
-    """
-    miimon = bond.get('miimon') or 0
-    ticks = {}
-    for key in ('updelay', 'downdelay'):
-        ticks[key] = bond.get('_%s_ticks' % key)
-        if ticks[key] is None:
-            ticks[key] = (bond.get(key) or 0) // miimon if miimon else 0
-    for key in BOND_KERNEL_ORDER:
-        if key not in options:
-            continue
-        value = options[key]
-        if key == 'mode':
-            if value not in _ARP_MODES:
-                # bond_option_mode_set(): no ARP monitoring in this mode, and MII monitoring on by default.
-                bond['arp_interval'] = 0
-                if not bond.get('miimon'):
-                    bond['miimon'] = model.BOND_DEFAULT_MIIMON
-            bond['mode'] = value
-        elif key == 'miimon':
-            bond['miimon'] = value
-            if value:
-                bond['arp_interval'] = 0
-        elif key in ('updelay', 'downdelay'):
-            current = bond.get('miimon') or 0
-            if current:
-                ticks[key] = value // current
-        elif key == 'arp_interval':
-            bond['arp_interval'] = value
-            if value:
-                bond['miimon'] = 0
-        elif key == 'arp_ip_target':
-            bond['arp_ip_target'] = sorted(value or [])
-        elif key == 'primary':
-            bond['_primary_name'] = value or None
-        else:
-            bond[key] = value
-    miimon = bond.get('miimon') or 0
-    for key in ('updelay', 'downdelay'):
-        bond['_%s_ticks' % key] = ticks[key]
-        bond[key] = ticks[key] * miimon
-
-
-def bond_reported_primary(state, bond_name):
-    """The kernel reports a primary only while that slave is in the bond."""
-    bond = state['bonds'][bond_name]
-    name = bond.get('_primary_name')
-    if name and state['links'].get(name, {}).get('master') == bond_name:
-        return name
-    return None
-
-
-def _drop_link_routes(state, name, families=(4, 6)):
-    for key, route in list(state['routes'].items()):
-        if route.get('interface') == name and _route_family(route) in families:
-            del state['routes'][key]
-    others = state.get('other_routes')
-    for key, route in list((others or {}).items()):
-        # every table; a multipath route loses the nexthop (dead): the engine counts the route as dropped
-        if _route_family(route) in families and any(hop.get('interface') == name for hop in route['nexthops']):
-            del others[key]
-
-
-def _route_family(route):
-    return 6 if ':' in route['dst'] else 4
-
-
-def restore_bridge_mtus(snapshot, ops):
-    """SetLinks that put back the MTU of every bridge whose ports ``ops`` changed: the kernel re-derives an unpinned
-    bridge MTU from its ports (br_mtu_auto_adjust), which the per-operation inverses cannot see.  Appended once at
-    the end of an undo, not per operation (that would cost a state copy per port)."""
-    touched = set()
-    for op in ops:
-        if isinstance(op, SetMaster):
-            touched.update([op.master, snapshot['links'].get(op.link, {}).get('master')])
-        elif isinstance(op, SetLink) and op.mtu is not None:
-            touched.add(snapshot['links'].get(op.link, {}).get('master'))
-    result = []
-    for name in sorted(name for name in touched if name in snapshot['bridges']):
-        mtu = snapshot['links'][name].get('mtu')
-        if mtu is not None:
-            result.append(SetLink(link=name, mtu=mtu))
-    return result
-
-
-def restore_side_effects(before, op):
-    """Ops that re-add the addresses and routes the kernel drops as a side effect of ``op``
-    (a link going down, the last IPv4 address going away, a primary address taking its secondaries)."""
-    after = model.clone_light(before)
-    op.simulate(after)
-    ops = []
-    for link, addresses in sorted(before['addresses'].items()):
-        if link not in after['links']:
-            continue
-        for address in sorted(addresses):
-            if address not in after['addresses'].get(link, {}) and not (
-                    isinstance(op, DelAddress) and op.link == link and op.address == address):
-                ops.append(AddAddress(link=link, address=address))
-    lost = [route for key, route in before['routes'].items() if key not in after['routes']
-            and not isinstance(op, DelRoute) and route.get('interface') in after['links']]
-    for route in sorted(lost, key=lambda r: (bool(r.get('gateway')), r['dst'] in ('0.0.0.0/0', '::/0'), r['dst'])):
-        ops.append(AddRoute(dst=route['dst'], gateway=route.get('gateway'), interface=route.get('interface'),
-                            metric=route['metric']))
-    return ops
-
-
 # --------------------------------------------------------------------------- link operations
 
 class CreateLink(Op):
@@ -362,7 +166,7 @@ class CreateLink(Op):
             kwargs['change'] = IFF_PROMISC
         refs = []
         for key, value in (self.options or {}).items():
-            nla, value = _option_nla(self.kind, key, value)
+            nla, value = option_nla(self.kind, key, value)
             kwargs[nla] = value
             if key == 'primary' and value:
                 refs.append(nla)
@@ -385,17 +189,17 @@ class DeleteLink(Op):
         name = self.link
         link = state['links'].pop(name)
         for member in model.members(state, name):
-            _detach(state, member, name)
+            detach(state, member, name)
         if link.get('master'):
             state['vlans'].pop(name, None)
         state['vlans'].pop(name, None)
         state['addresses'].pop(name, None)
-        _drop_link_routes(state, name)
+        drop_link_routes(state, name)
         state['bonds'].pop(name, None)
         state['bridges'].pop(name, None)
         if link.get('master') in state['bridges']:
-            _bridge_mtu_follow_ports(state, link['master'])
-            _mac_derived(state, link['master'])
+            bridge_mtu_follow_ports(state, link['master'])
+            mac_derived(state, link['master'])
 
     def requests(self):
         return [Request('link', 'del', refs=('index',), index=self.link)]
@@ -428,7 +232,7 @@ class SetLink(Op):
             link['mac'] = self.mac
             link['mac_set'] = True  # addr_assign_type NET_ADDR_SET: ports and slaves no longer change it
             if link.get('master') in state['bridges']:
-                _mac_derived(state, link['master'])  # a port's new MAC can be the bridge's lowest
+                mac_derived(state, link['master'])  # a port's new MAC can be the bridge's lowest
         if self.promisc is not None:
             link['promisc'] = self.promisc
             if self.link in state['bridges']:
@@ -442,7 +246,7 @@ class SetLink(Op):
                     state['links'][slave]['mtu'] = self.mtu
             master = link.get('master')
             if master in state['bridges']:
-                _bridge_mtu_follow_ports(state, master)
+                bridge_mtu_follow_ports(state, master)
 
     def requests(self):
         kwargs = {'index': self.link}
@@ -484,7 +288,7 @@ class SetBondOptions(Op):
         kwargs = {'index': self.link, 'kind': 'bond'}
         refs = ['index']
         for key, value in self.options.items():
-            nla, value = _option_nla('bond', key, value)
+            nla, value = option_nla('bond', key, value)
             kwargs[nla] = value
             if key == 'primary' and value:
                 refs.append(nla)
@@ -532,7 +336,7 @@ class SetBridgeOptions(Op):
     def requests(self):
         kwargs = {'index': self.link, 'kind': 'bridge'}
         for key, value in self.options.items():
-            nla, value = _option_nla('bridge', key, value)
+            nla, value = option_nla('bridge', key, value)
             kwargs[nla] = value
         return [Request('link', 'set', refs=('index',), **kwargs)]
 
@@ -544,39 +348,6 @@ class SetBridgeOptions(Op):
             # Moving the default PVID back may not restore every port exactly: re-assert the tables.
             ops.extend(_restore_tables(before, [self.link] + model.members(before, self.link)))
         return ops
-
-
-def _mac_derived(state, name):
-    """``name`` re-derives its MAC unless one was set (a bond from its first slave or at random, a bridge from
-    its lowest port MAC): unknown to the model, and so is the MAC of the bridge it is a port of."""
-    link = state['links'].get(name)
-    if link is None or link.get('mac_set'):
-        return
-    link['mac'] = None
-    if link.get('master') in state['bridges']:
-        _mac_derived(state, link['master'])
-
-
-def _detach(state, member, master):
-    link = state['links'][member]
-    link['master'] = None
-    _mac_derived(state, master)
-    if master in state['bonds']:
-        # __bond_release_one(): the slave is closed, its MTU and MAC restored.
-        link['up'] = False
-        link['mtu'] = link.pop('_orig_mtu', None)
-        link['mac'] = link.pop('_orig_mac', None)
-        _drop_link_routes(state, member)
-        _drop_v6_addresses(state, member)
-    else:
-        state['vlans'].pop(member, None)
-
-
-def _drop_v6_addresses(state, name):
-    addresses = state['addresses'].get(name)
-    if addresses:
-        for address in [a for a in addresses if ':' in a]:
-            del addresses[address]
 
 
 class SetMaster(Op):
@@ -595,9 +366,9 @@ class SetMaster(Op):
         link = state['links'][self.link]
         old = link.get('master')
         if old and old != self.master:
-            _detach(state, self.link, old)
+            detach(state, self.link, old)
             if old in state['bridges']:
-                _bridge_mtu_follow_ports(state, old)
+                bridge_mtu_follow_ports(state, old)
         if self.master:
             link['master'] = self.master
             if self.master in state['bonds']:
@@ -607,12 +378,12 @@ class SetMaster(Op):
                 link['mtu'] = bond_link.get('mtu')
                 link['mac'] = None  # the bonding driver decides (mode, fail_over_mac)
                 link['up'] = True   # bond_enslave() opens the slave
-                _mac_derived(state, self.master)
+                mac_derived(state, self.master)
             else:
                 bridge = state['bridges'][self.master]
                 state['vlans'][self.link] = model.default_vlan_table(bridge['default_pvid'])
-                _bridge_mtu_follow_ports(state, self.master, joined=self.link)
-                _mac_derived(state, self.master)  # the bridge takes the lowest port MAC
+                bridge_mtu_follow_ports(state, self.master, joined=self.link)
+                mac_derived(state, self.master)  # the bridge takes the lowest port MAC
         if self.up:
             link['up'] = True
 
@@ -656,8 +427,8 @@ class SetUp(Op):
         state['links'][self.link]['up'] = bool(self.up)
         if not self.up:
             # Going down flushes the link's routes and its IPv6 addresses.
-            _drop_link_routes(state, self.link)
-            _drop_v6_addresses(state, self.link)
+            drop_link_routes(state, self.link)
+            drop_v6_addresses(state, self.link)
 
     def requests(self):
         return [Request('link', 'set', refs=('index',), index=self.link, state='up' if self.up else 'down')]
@@ -720,7 +491,7 @@ class SetVlans(Op):
         table = state['vlans'].setdefault(self.link, {})
         for flags, vids in sorted(self.add.items()):
             for vid in vids:
-                _vlan_set(table, vid, flags)
+                vlan_set(table, vid, flags)
         for vid in self.remove:
             table.pop(vid, None)
 
@@ -730,11 +501,11 @@ class SetVlans(Op):
         if self.add:
             attrs = list(head)
             for flags, vids in sorted(self.add.items()):
-                attrs.extend(_vlan_info_attrs(vids, flags))
+                attrs.extend(vlan_info_attrs(vids, flags))
             result.append(Request('vlan_filter', 'add', refs=('index',), index=self.link,
                                   IFLA_AF_SPEC={'attrs': attrs}))
         if self.remove:
-            attrs = list(head) + _vlan_info_attrs(self.remove, 0)
+            attrs = list(head) + vlan_info_attrs(self.remove, 0)
             result.append(Request('vlan_filter', 'del', refs=('index',), index=self.link,
                                   IFLA_AF_SPEC={'attrs': attrs}))
         return result
@@ -749,19 +520,6 @@ class SetVlans(Op):
         return [op] if op else []
 
 
-def _vlan_info_attrs(vids, flags):
-    attrs = []
-    for first, last in to_ranges(vids):
-        if first == last or flags & model.BRIDGE_VLAN_PVID:
-            # The PVID is a single VID (the kernel refuses it inside a range).
-            for vid in range(first, last + 1):
-                attrs.append(('IFLA_BRIDGE_VLAN_INFO', {'flags': flags, 'vid': vid}))
-        else:
-            attrs.append(('IFLA_BRIDGE_VLAN_INFO', {'flags': flags | VLAN_RANGE_BEGIN, 'vid': first}))
-            attrs.append(('IFLA_BRIDGE_VLAN_INFO', {'flags': flags | VLAN_RANGE_END, 'vid': last}))
-    return attrs
-
-
 def vlan_table_ops(link, current, wanted, is_bridge=False, note=None):
     """The SetVlans that turns VLAN table ``current`` into ``wanted`` (None when they are equal)."""
     add = {}
@@ -771,7 +529,7 @@ def vlan_table_ops(link, current, wanted, is_bridge=False, note=None):
     for vid, flags in wanted.items():
         if flags & model.BRIDGE_VLAN_PVID and current.get(vid) != flags:
             add.setdefault(flags, set()).add(vid)
-            _vlan_set(after, vid, flags)
+            vlan_set(after, vid, flags)
     for vid, flags in wanted.items():
         if after.get(vid) != flags:
             add.setdefault(flags, set()).add(vid)
@@ -779,6 +537,226 @@ def vlan_table_ops(link, current, wanted, is_bridge=False, note=None):
     if not add and not remove:
         return None
     return SetVlans(link=link, add=add, remove=remove, bridge_self=is_bridge or None, note=note)
+
+
+# --------------------------------------------------------------------------- addresses and routes
+
+class AddAddress(Op):
+    name = 'add_address'
+    fields = ('link', 'address')
+
+    def command(self):
+        return 'ip addr add %s dev %s' % (self.address, self.link)
+
+    def simulate(self, state):
+        addresses = state['addresses'].setdefault(self.link, {})
+        if self.address not in addresses:
+            secondary = False
+            if ':' not in self.address:
+                net = ipv4_net(self.address)
+                secondary = any(':' not in other and ipv4_net(other) == net for other in addresses)
+            addresses[self.address] = {'secondary': secondary}
+
+    def requests(self):
+        ip, prefix = self.address.split('/')
+        return [Request('addr', 'add', refs=('index',), index=self.link, address=ip, prefixlen=int(prefix))]
+
+    def inverse(self, before):
+        if self.address in before['addresses'].get(self.link, {}):
+            return []
+        return [DelAddress(link=self.link, address=self.address)]
+
+
+class DelAddress(Op):
+    name = 'del_address'
+    fields = ('link', 'address')
+
+    def command(self):
+        return 'ip addr del %s dev %s' % (self.address, self.link)
+
+    def simulate(self, state):
+        addresses = state['addresses'].get(self.link, {})
+        info = addresses.pop(self.address, None)
+        if info is None or ':' in self.address:
+            return
+        net = ipv4_net(self.address)
+        if not info.get('secondary'):
+            # Deleting a primary IPv4 address takes its secondaries with it (promote_secondaries off),
+            # the planner removes them explicitly first, so this is only a safety net.
+            for other in [a for a in addresses if ':' not in a and ipv4_net(a) == net]:
+                del addresses[other]
+        if not any(':' not in a for a in addresses):
+            # The last IPv4 address gone: the kernel flushes the link's IPv4 routes (fib_disable_ip).
+            drop_link_routes(state, self.link, families=(4,))
+
+    def requests(self):
+        ip, prefix = self.address.split('/')
+        return [Request('addr', 'del', refs=('index',), index=self.link, address=ip, prefixlen=int(prefix))]
+
+    def inverse(self, before):
+        if self.address not in before['addresses'].get(self.link, {}):
+            return []
+        return [AddAddress(link=self.link, address=self.address)] + restore_side_effects(before, self)
+
+
+def _route_command(verb, op):
+    """``ip route add|del`` for a route op (the command a plan shows)."""
+    words = ['ip', '-6' if ':' in op.dst else '-4', 'route %s' % verb, op.dst]
+    if op.gateway:
+        words.append('via %s' % op.gateway)
+    if op.interface:
+        words.append('dev %s' % op.interface)
+    words.append('metric %d' % op.metric)
+    return ' '.join(words)
+
+
+class AddRoute(Op):
+    name = 'add_route'
+    fields = ('dst', 'gateway', 'interface', 'metric')
+
+    def targets(self):
+        return [self.interface]
+
+    def command(self):
+        return _route_command('add', self)
+
+    def simulate(self, state):
+        route = {'dst': self.dst, 'gateway': self.gateway, 'interface': self.interface, 'metric': self.metric}
+        state['routes'][model.route_key(route)] = route
+
+    def requests(self):
+        return [Request('route', 'add', refs=('oif',) if self.interface else (), **route_kwargs(self))]
+
+    def inverse(self, before):
+        key = (self.dst, self.metric)
+        if key in before['routes']:
+            return []
+        return [DelRoute(dst=self.dst, gateway=self.gateway, interface=self.interface, metric=self.metric)]
+
+
+class DelRoute(Op):
+    name = 'del_route'
+    fields = ('dst', 'gateway', 'interface', 'metric')
+
+    def targets(self):
+        return [self.interface]
+
+    def command(self):
+        return _route_command('del', self)
+
+    def simulate(self, state):
+        state['routes'].pop((self.dst, self.metric), None)
+
+    def requests(self):
+        return [Request('route', 'del', refs=('oif',) if self.interface else (), **route_kwargs(self))]
+
+    def inverse(self, before):
+        old = before['routes'].get((self.dst, self.metric))
+        if not old:
+            return []
+        return [AddRoute(dst=old['dst'], gateway=old.get('gateway'), interface=old.get('interface'),
+                         metric=old['metric'])]
+
+
+class AddOtherRoute(Op):
+    """Add a route the engine does not otherwise manage (another table, multipath): what a migration moves."""
+
+    name = 'add_other_route'
+    fields = ('route',)
+
+    def targets(self):
+        return [hop.get('interface') for hop in self.route['nexthops']]
+
+    def command(self):
+        return model.other_route_text(self.route)
+
+    def simulate(self, state):
+        state.setdefault('other_routes', {})[self.command()] = dict(self.route)
+
+    def requests(self):
+        kwargs = other_route_kwargs(self.route)
+        return [Request('route', 'add', refs=('multipath',) if 'multipath' in kwargs else ('oif',), **kwargs)]
+
+    def inverse(self, before):
+        if self.command() in (before.get('other_routes') or {}):
+            return []
+        return [DelOtherRoute(route=self.route)]
+
+
+class DelOtherRoute(AddOtherRoute):
+    name = 'del_other_route'
+
+    def command(self):
+        return model.other_route_text(self.route).replace(' route add ', ' route del ', 1)
+
+    def simulate(self, state):
+        (state.get('other_routes') or {}).pop(model.other_route_text(self.route), None)
+
+    def requests(self):
+        kwargs = other_route_kwargs(self.route)
+        return [Request('route', 'del', refs=('multipath',) if 'multipath' in kwargs else ('oif',), **kwargs)]
+
+    def inverse(self, before):
+        if model.other_route_text(self.route) not in (before.get('other_routes') or {}):
+            return []
+        return [AddOtherRoute(route=self.route)]
+
+
+# --------------------------------------------------------------------------- plan text
+
+def _option_text(kind, key, value):
+    """Option -> iproute2 syntax, for plan text only."""
+    if kind == 'bond':
+        if key == 'arp_ip_target':
+            return 'arp_ip_target %s' % (','.join(value) if value else '""')
+        if key == 'primary':
+            return 'primary %s' % (value or '""')
+        return '%s %s' % (key, value)
+    names = {'vlan_filtering': 'vlan_filtering', 'stp': 'stp_state', 'default_pvid': 'vlan_default_pvid'}
+    if key in ('vlan_filtering', 'stp'):
+        value = 1 if value else 0
+    return '%s %s' % (names[key], value)
+
+
+# --------------------------------------------------------------------------- undo: what the inverses share
+
+def restore_side_effects(before, op):
+    """Ops that re-add the addresses and routes the kernel drops as a side effect of ``op``
+    (a link going down, the last IPv4 address going away, a primary address taking its secondaries)."""
+    after = model.clone_light(before)
+    op.simulate(after)
+    ops = []
+    for link, addresses in sorted(before['addresses'].items()):
+        if link not in after['links']:
+            continue
+        for address in sorted(addresses):
+            if address not in after['addresses'].get(link, {}) and not (
+                    isinstance(op, DelAddress) and op.link == link and op.address == address):
+                ops.append(AddAddress(link=link, address=address))
+    lost = [route for key, route in before['routes'].items() if key not in after['routes']
+            and not isinstance(op, DelRoute) and route.get('interface') in after['links']]
+    for route in sorted(lost, key=lambda r: (bool(r.get('gateway')), r['dst'] in ('0.0.0.0/0', '::/0'), r['dst'])):
+        ops.append(AddRoute(dst=route['dst'], gateway=route.get('gateway'), interface=route.get('interface'),
+                            metric=route['metric']))
+    return ops
+
+
+def restore_bridge_mtus(snapshot, ops):
+    """SetLinks that put back the MTU of every bridge whose ports ``ops`` changed: the kernel re-derives an unpinned
+    bridge MTU from its ports (br_mtu_auto_adjust), which the per-operation inverses cannot see.  Appended once at
+    the end of an undo, not per operation (that would cost a state copy per port)."""
+    touched = set()
+    for op in ops:
+        if isinstance(op, SetMaster):
+            touched.update([op.master, snapshot['links'].get(op.link, {}).get('master')])
+        elif isinstance(op, SetLink) and op.mtu is not None:
+            touched.add(snapshot['links'].get(op.link, {}).get('master'))
+    result = []
+    for name in sorted(name for name in touched if name in snapshot['bridges']):
+        mtu = snapshot['links'][name].get('mtu')
+        if mtu is not None:
+            result.append(SetLink(link=name, mtu=mtu))
+    return result
 
 
 def _restore_tables(before, names, after_join=False):
@@ -813,243 +791,6 @@ def _group_by_flags(table):
     return grouped
 
 
-# --------------------------------------------------------------------------- addresses and routes
-
-class AddAddress(Op):
-    name = 'add_address'
-    fields = ('link', 'address')
-
-    def command(self):
-        return 'ip addr add %s dev %s' % (self.address, self.link)
-
-    def simulate(self, state):
-        addresses = state['addresses'].setdefault(self.link, {})
-        if self.address not in addresses:
-            secondary = False
-            if ':' not in self.address:
-                net = _ipv4_net(self.address)
-                secondary = any(':' not in other and _ipv4_net(other) == net for other in addresses)
-            addresses[self.address] = {'secondary': secondary}
-
-    def requests(self):
-        ip, prefix = self.address.split('/')
-        return [Request('addr', 'add', refs=('index',), index=self.link, address=ip, prefixlen=int(prefix))]
-
-    def inverse(self, before):
-        if self.address in before['addresses'].get(self.link, {}):
-            return []
-        return [DelAddress(link=self.link, address=self.address)]
-
-
-class DelAddress(Op):
-    name = 'del_address'
-    fields = ('link', 'address')
-
-    def command(self):
-        return 'ip addr del %s dev %s' % (self.address, self.link)
-
-    def simulate(self, state):
-        addresses = state['addresses'].get(self.link, {})
-        info = addresses.pop(self.address, None)
-        if info is None or ':' in self.address:
-            return
-        net = _ipv4_net(self.address)
-        if not info.get('secondary'):
-            # Deleting a primary IPv4 address takes its secondaries with it (promote_secondaries off),
-            # the planner removes them explicitly first, so this is only a safety net.
-            for other in [a for a in addresses if ':' not in a and _ipv4_net(a) == net]:
-                del addresses[other]
-        if not any(':' not in a for a in addresses):
-            # The last IPv4 address gone: the kernel flushes the link's IPv4 routes (fib_disable_ip).
-            _drop_link_routes(state, self.link, families=(4,))
-
-    def requests(self):
-        ip, prefix = self.address.split('/')
-        return [Request('addr', 'del', refs=('index',), index=self.link, address=ip, prefixlen=int(prefix))]
-
-    def inverse(self, before):
-        if self.address not in before['addresses'].get(self.link, {}):
-            return []
-        return [AddAddress(link=self.link, address=self.address)] + restore_side_effects(before, self)
-
-
-def _ipv4_net(text):
-    import ipaddress  # local: keeps this module's import list to the standard library's basics
-    return ipaddress.ip_interface(text).network
-
-
-def _route_command(verb, op):
-    """``ip route add|del`` for a route op (the command a plan shows)."""
-    words = ['ip', '-6' if ':' in op.dst else '-4', 'route %s' % verb, op.dst]
-    if op.gateway:
-        words.append('via %s' % op.gateway)
-    if op.interface:
-        words.append('dev %s' % op.interface)
-    words.append('metric %d' % op.metric)
-    return ' '.join(words)
-
-
-class AddRoute(Op):
-    name = 'add_route'
-    fields = ('dst', 'gateway', 'interface', 'metric')
-
-    def targets(self):
-        return [self.interface]
-
-    def command(self):
-        return _route_command('add', self)
-
-    def simulate(self, state):
-        route = {'dst': self.dst, 'gateway': self.gateway, 'interface': self.interface, 'metric': self.metric}
-        state['routes'][model.route_key(route)] = route
-
-    def requests(self):
-        return [Request('route', 'add', refs=('oif',) if self.interface else (), **_route_kwargs(self))]
-
-    def inverse(self, before):
-        key = (self.dst, self.metric)
-        if key in before['routes']:
-            return []
-        return [DelRoute(dst=self.dst, gateway=self.gateway, interface=self.interface, metric=self.metric)]
-
-
-class DelRoute(Op):
-    name = 'del_route'
-    fields = ('dst', 'gateway', 'interface', 'metric')
-
-    def targets(self):
-        return [self.interface]
-
-    def command(self):
-        return _route_command('del', self)
-
-    def simulate(self, state):
-        state['routes'].pop((self.dst, self.metric), None)
-
-    def requests(self):
-        return [Request('route', 'del', refs=('oif',) if self.interface else (), **_route_kwargs(self))]
-
-    def inverse(self, before):
-        old = before['routes'].get((self.dst, self.metric))
-        if not old:
-            return []
-        return [AddRoute(dst=old['dst'], gateway=old.get('gateway'), interface=old.get('interface'),
-                         metric=old['metric'])]
-
-
-class AddOtherRoute(Op):
-    """Add a route the engine does not otherwise manage (another table, multipath): what a migration moves."""
-
-    name = 'add_other_route'
-    fields = ('route',)
-
-    def targets(self):
-        return [hop.get('interface') for hop in self.route['nexthops']]
-
-    def command(self):
-        return model.other_route_text(self.route)
-
-    def simulate(self, state):
-        state.setdefault('other_routes', {})[self.command()] = dict(self.route)
-
-    def requests(self):
-        kwargs = _other_route_kwargs(self.route)
-        return [Request('route', 'add', refs=('multipath',) if 'multipath' in kwargs else ('oif',), **kwargs)]
-
-    def inverse(self, before):
-        if self.command() in (before.get('other_routes') or {}):
-            return []
-        return [DelOtherRoute(route=self.route)]
-
-
-class DelOtherRoute(AddOtherRoute):
-    name = 'del_other_route'
-
-    def command(self):
-        return model.other_route_text(self.route).replace(' route add ', ' route del ', 1)
-
-    def simulate(self, state):
-        (state.get('other_routes') or {}).pop(model.other_route_text(self.route), None)
-
-    def requests(self):
-        kwargs = _other_route_kwargs(self.route)
-        return [Request('route', 'del', refs=('multipath',) if 'multipath' in kwargs else ('oif',), **kwargs)]
-
-    def inverse(self, before):
-        if model.other_route_text(self.route) not in (before.get('other_routes') or {}):
-            return []
-        return [AddOtherRoute(route=self.route)]
-
-
-def _other_route_kwargs(route):
-    ip, prefix = route['dst'].split('/')
-    kwargs = {'dst': ip, 'dst_len': int(prefix), 'table': route['table'], 'priority': route['metric'],
-              'family': 10 if ':' in route['dst'] else 2, 'proto': 3, 'type': 1}
-    hops = route['nexthops']
-    kwargs['scope'] = 0 if any(hop.get('gateway') for hop in hops) else 253
-    if len(hops) > 1:
-        kwargs['multipath'] = [_hop_kwargs(hop) for hop in hops]
-    else:
-        if hops[0].get('gateway'):
-            kwargs['gateway'] = hops[0]['gateway']
-        if hops[0].get('interface'):
-            kwargs['oif'] = hops[0]['interface']
-    return kwargs
-
-
-def _hop_kwargs(hop):
-    kwargs = {'oif': hop['interface']}
-    if hop.get('gateway'):
-        kwargs['gateway'] = hop['gateway']
-    return kwargs
-
-
-def _route_kwargs(op):
-    ip, prefix = op.dst.split('/')
-    kwargs = {'dst': ip, 'dst_len': int(prefix), 'table': 254, 'priority': op.metric,
-              'family': 10 if ':' in op.dst else 2, 'proto': 3, 'type': 1}
-    if op.gateway:
-        kwargs['gateway'] = op.gateway
-        kwargs['scope'] = 0
-    else:
-        kwargs['scope'] = 253  # link
-    if op.interface:
-        kwargs['oif'] = op.interface
-    return kwargs
-
-
-# --------------------------------------------------------------------------- option encoding
-
-def _option_nla(kind, key, value):
-    """User-facing option -> (pyroute2 keyword, kernel value)."""
-    if kind == 'bond':
-        nla = BOND_NLA[key]
-        if key in model.BOND_ENUMS:
-            value = model.BOND_ENUMS[key].index(value)
-        elif key == 'primary':
-            value = value or 0
-        elif key == 'arp_ip_target':
-            value = list(value or [])
-        return nla, value
-    nla = BRIDGE_NLA[key]
-    if key in ('vlan_filtering', 'stp'):
-        value = 1 if value else 0
-    return nla, value
-
-
-def _option_text(kind, key, value):
-    """Option -> iproute2 syntax, for plan text only."""
-    if kind == 'bond':
-        if key == 'arp_ip_target':
-            return 'arp_ip_target %s' % (','.join(value) if value else '""')
-        if key == 'primary':
-            return 'primary %s' % (value or '""')
-        return '%s %s' % (key, value)
-    names = {'vlan_filtering': 'vlan_filtering', 'stp': 'stp_state', 'default_pvid': 'vlan_default_pvid'}
-    if key in ('vlan_filtering', 'stp'):
-        value = 1 if value else 0
-    return '%s %s' % (names[key], value)
-
-
 OPS = dict((cls.name, cls) for cls in (CreateLink, DeleteLink, SetLink, SetBondOptions, SetBridgeOptions,
                                        SetMaster, SetUp, SetVlans, AddAddress, DelAddress, AddRoute, DelRoute))
+

@@ -22,12 +22,13 @@ import json
 import os
 import pkgutil
 import sys
-import tempfile
 import time
 
+from ansible_collections.harvester.network.plugins.module_utils.host.files import read_bytes, write_atomic
+
 PACKAGE = 'ansible_collections.harvester.network.plugins.module_utils.host'
-MODULES = ('__init__', 'apply', 'argspec', 'engine', 'facts', 'model', 'netlink', 'nlmsg', 'ops', 'persist',
-           'plan', 'probes', 'store', 'validate', 'vids')
+MODULES = ('__init__', 'apply', 'argspec', 'encoding', 'engine', 'facts', 'files', 'kernel', 'model', 'netlink',
+           'nlmsg', 'ops', 'persist', 'plan', 'probes', 'profiles', 'store', 'validate', 'vids')
 UNIT_NAME = 'harvester-network.service'
 
 
@@ -123,59 +124,59 @@ def _read_holder(fd):
         return None
 
 
-def _write_atomic(path, data, mode=0o644):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path))
-    try:
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(data if isinstance(data, bytes) else data.encode('utf-8'))
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+# --------------------------------------------------------------------------------------- the JSON codec
+# One codec for every saved state: store.py's document (version 2) and the version 1 desired state before it.
+
+def _plain(value):
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, dict):
+        return dict((json.dumps(list(key)) if isinstance(key, tuple) else key, _plain(item))
+                    for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
-def _read(path):
-    try:
-        with open(path, 'rb') as stream:
-            return stream.read()
-    except (IOError, OSError):
-        return None
+def to_json(document):
+    """A saved state as JSON text: sets become sorted lists, tuple keys (a route's (dst, metric)) JSON lists."""
+    return json.dumps(_plain(document), indent=1, sort_keys=True)
+
+
+def decode_key(section, key):
+    """A key of one section read back from JSON (routes are keyed by (dst, metric))."""
+    return tuple(json.loads(key)) if section == 'routes' else key
+
+
+def decode_spec(section, spec):
+    """An item of one section read back from JSON, in the types validate.py builds (a set of addresses, the VID
+    sets of a port's VLAN spec frozen)."""
+    if section == 'addresses':
+        return set(spec)
+    if section == 'vlans':
+        return dict(spec, **dict((key, frozenset(spec[key])) for key in ('vids', 'untagged')
+                                 if spec.get(key) is not None))
+    return spec
 
 
 def want_to_json(want):
-    """A desired state as JSON (sets become sorted lists, route keys become lists)."""
-    def convert(value):
-        if isinstance(value, (set, frozenset)):
-            return sorted(value)
-        if isinstance(value, dict):
-            return dict((key if isinstance(key, str) else json.dumps(list(key)), convert(item))
-                        for key, item in value.items())
-        if isinstance(value, (list, tuple)):
-            return [convert(item) for item in value]
-        return value
-    return json.dumps({'version': 1, 'want': convert(want)}, indent=1, sort_keys=True)
+    """A desired state as a version 1 saved state (what host_network saved before store.py's documents)."""
+    return to_json({'version': 1, 'want': want})
 
 
 def want_from_json(text):
-    data = json.loads(text)
-    want = data['want']
-    for port, spec in (want.get('vlans') or {}).items():
-        for key in ('vids', 'untagged'):
-            if spec.get(key) is not None:
-                spec[key] = frozenset(spec[key])
-    if want.get('addresses') is not None:
-        want['addresses'] = dict((link, set(items)) for link, items in want['addresses'].items())
-    if want.get('routes') is not None:
-        want['routes'] = dict((tuple(json.loads(key)), route) for key, route in want['routes'].items())
+    """A version 1 saved state's desired state."""
+    want = json.loads(text)['want']
+    for section in ('vlans', 'addresses', 'routes'):
+        if want.get(section) is not None:
+            want[section] = dict((decode_key(section, key), decode_spec(section, spec))
+                                 for key, spec in want[section].items())
     if want.get('vlan_bridges') is not None:
         want['vlan_bridges'] = set(want['vlan_bridges'])
     return want
 
+
+# --------------------------------------------------------------------------------------- the files
 
 RUNNER = '''#!%(python)s
 # Installed by harvester.network (persist: true): re-applies the saved host network state.
@@ -220,7 +221,7 @@ def _package_sources():
 
 def read_state(paths):
     """The saved document's text, or None when there is none."""
-    data = _read(paths.state_file)
+    data = read_bytes(paths.state_file)
     return None if data is None else data.decode('utf-8')
 
 
@@ -240,8 +241,8 @@ def install(text, paths, python=None):
     files[paths.unit_file] = (UNIT % {'python': python, 'runner': paths.runner}).encode('utf-8')
     changed = []
     for path, data in sorted(files.items()):
-        if _read(path) != data:
-            _write_atomic(path, data, 0o755 if path == paths.runner else 0o644)
+        if read_bytes(path) != data:
+            write_atomic(path, data, 0o755 if path == paths.runner else 0o644)
             changed.append(path)
     link = paths.wants_link
     target = os.path.join('..', UNIT_NAME)
@@ -258,7 +259,7 @@ def install(text, paths, python=None):
 def planned_files(text, paths):
     """What install() would change (check mode)."""
     changed = []
-    if _read(paths.state_file) != text.encode('utf-8'):
+    if read_bytes(paths.state_file) != text.encode('utf-8'):
         changed.append(paths.state_file)
     if not os.path.exists(paths.unit_file):
         changed.append(paths.unit_file)

@@ -15,14 +15,15 @@ A list that is ``None`` is not managed at all.  Options that are ``None`` are le
 
 The plan runs in a fixed phase order (deletions, creations, in-place changes, releases, enslaving,
 links up, VLAN tables, addresses, routes with gateway routes last), and every step is simulated with the
-kernel model in ops.py so later phases see what earlier ones (and the kernel's side effects) did.
+kernel model (kernel.py, through the operations of ops.py) so later phases see what earlier ones (and the
+kernel's side effects) did.  Who is where (membership, migrations, a port's bridge) is asked of model.py.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.harvester.network.plugins.module_utils.host import model
+from ansible_collections.harvester.network.plugins.module_utils.host import kernel, model
 from ansible_collections.harvester.network.plugins.module_utils.host import ops as O
 
 
@@ -46,65 +47,6 @@ class Plan:
 
     def to_list(self):
         return [op.to_dict() for op in self.ops]
-
-
-# --------------------------------------------------------------------------- structure: who is where
-
-def membership(have, want):
-    """Who the desired state puts where.
-
-    Returns ``(masters, deleted, conflicts, released)``: the target master of every link the desired state
-    decides (``{link: (master or None, field)}``), the bonds and bridges to delete, links claimed by two
-    masters, and the ``(link, master)`` pairs the desired state explicitly releases.  Used by validation
-    (to report conflicts) and by the planner (to act on them).
-    """
-    state = want['state']
-    deleted = set()
-    masters = {}
-    conflicts = []
-    released = set()
-
-    def claim(link, master, field):
-        previous = masters.get(link, (None, None))[0]
-        if master is None:
-            if previous is None:
-                masters[link] = (None, field)
-            return
-        if previous not in (None, master):
-            conflicts.append((link, masters[link], (master, field)))
-            return
-        masters[link] = (master, field)
-
-    for kind, section in (('bond', 'bonds'), ('bridge', 'bridges')):
-        specs = want.get(section)
-        if specs is None:
-            continue
-        existing = [name for name, link in have['links'].items() if link.get('kind') == kind]
-        if state == 'deleted':
-            deleted.update(specs.keys() if specs else existing)
-            continue
-        if state == 'overridden':
-            deleted.update(name for name in existing if name not in specs)
-        for name in sorted(specs):
-            spec = specs[name]
-            current = set(model.members(have, name))
-            if kind == 'bond':
-                wanted = spec.get('slaves')
-                label = '%s.slaves' % want.get('fields', {}).get(name, '%s[%s]' % (section, name))
-            else:
-                wanted = spec.get('ports')
-                if spec.get('uplink'):
-                    wanted = sorted(set(wanted or ()) | set([spec['uplink']]))
-                label = '%s.ports' % want.get('fields', {}).get(name, '%s[%s]' % (section, name))
-            if wanted is None:
-                continue
-            target = current | set(wanted) if state == 'merged' else set(wanted)
-            for link in sorted(target):
-                claim(link, name, label)
-            for link in sorted(current - target):
-                claim(link, None, label)
-                released.add((link, name))
-    return masters, deleted, conflicts, released
 
 
 # --------------------------------------------------------------------------- phase 1-7: links
@@ -200,7 +142,7 @@ def bridge_mtu_target(have, want, name):
 def plan_links(plan, want):
     have = plan.have
     state = want['state']
-    masters, deleted, conflicts, _released = membership(have, want)
+    masters, deleted, conflicts, _released = model.membership(have, want)
     if conflicts:
         link, first, second = conflicts[0]
         raise PlanError('%s is claimed by %s (%s) and %s (%s)' % (link, first[0], first[1], second[0], second[1]))
@@ -357,16 +299,9 @@ def _plan_bond_changes(plan, name, spec):
 
 # --------------------------------------------------------------------------- phase 8: VLAN tables
 
-def _port_bridge(state, port):
-    if port in state['bridges']:
-        return port
-    master = state['links'].get(port, {}).get('master')
-    return master if master in state['bridges'] else None
-
-
 def wanted_table(state, port, spec, mode):
     """The VLAN table ``spec`` asks for on ``port``, given its current table in ``state``."""
-    bridge = _port_bridge(state, port)
+    bridge = model.bridge_of(state, port)
     default_pvid = state['bridges'][bridge]['default_pvid']
     current = dict(state['vlans'].get(port, {}))
     vids = spec.get('vids')
@@ -384,7 +319,7 @@ def wanted_table(state, port, spec, mode):
         if pvid is not None:
             if pvid:
                 untag = untagged is None or pvid in untagged
-                O._vlan_set(table, pvid, model.BRIDGE_VLAN_PVID | (model.BRIDGE_VLAN_UNTAGGED if untag else 0))
+                kernel.vlan_set(table, pvid, model.BRIDGE_VLAN_PVID | (model.BRIDGE_VLAN_UNTAGGED if untag else 0))
             elif current_pvid:
                 table[current_pvid] &= ~model.BRIDGE_VLAN_PVID
         keep = model.table_pvid(table)
@@ -416,7 +351,7 @@ def plan_vlans(plan, want):
     scope = want.get('vlan_bridges')
     tables = {}
     for port in sorted(specs):
-        if port in state['links'] and _port_bridge(state, port):
+        if port in state['links'] and model.bridge_of(state, port):
             tables[port] = wanted_table(state, port, specs[port], mode)
     if mode == 'overridden' or (mode == 'deleted' and not specs):
         for bridge in sorted(state['bridges']):
@@ -463,15 +398,13 @@ def _address_targets(plan, want):
                 target = dict((link, set()) for link in current)
             for link, addresses in specs.items():
                 target[link] = target.get(link, set()) - set(addresses) if addresses else set()
-    for bridge, spec in sorted((want.get('bridges') or {}).items()):
-        uplink = spec.get('uplink')
-        if mode != 'deleted' and spec.get('migrate') and uplink:
-            moving = target.pop(uplink, set())
-            # An exact address list for the bridge (replaced/overridden) wins over what the uplink had.
-            exact = specs is not None and (mode == 'overridden' or (mode == 'replaced' and bridge in specs))
-            if not exact:
-                target.setdefault(bridge, set()).update(moving)
-            target[uplink] = set()
+    for uplink, bridge in model.migrations(want).items():
+        moving = target.pop(uplink, set())
+        # An exact address list for the bridge (replaced/overridden) wins over what the uplink had.
+        exact = specs is not None and (mode == 'overridden' or (mode == 'replaced' and bridge in specs))
+        if not exact:
+            target.setdefault(bridge, set()).update(moving)
+        target[uplink] = set()
     return dict((link, addresses) for link, addresses in target.items() if _surviving(state, link))
 
 
@@ -492,12 +425,10 @@ def _route_targets(plan, want):
                 target = {}
             for key in specs:
                 target.pop(key, None)
-    for bridge, spec in sorted((want.get('bridges') or {}).items()):
-        uplink = spec.get('uplink')
-        if mode != 'deleted' and spec.get('migrate') and uplink:
-            for route in target.values():
-                if route.get('interface') == uplink:
-                    route['interface'] = bridge
+    for uplink, bridge in model.migrations(want).items():
+        for route in target.values():
+            if route.get('interface') == uplink:
+                route['interface'] = bridge
     return dict((key, route) for key, route in target.items()
                 if route.get('interface') is None or _surviving(state, route['interface']))
 
@@ -515,17 +446,9 @@ def _route_order(route):
     return (bool(route.get('gateway')), is_default, route['dst'], route['metric'])
 
 
-def migrations(want):
-    """{uplink: bridge} of the bridges that take their uplink's addresses and routes."""
-    if want['state'] == 'deleted':
-        return {}
-    return dict((spec['uplink'], name) for name, spec in sorted((want.get('bridges') or {}).items())
-                if spec.get('migrate') and spec.get('uplink'))
-
-
 def _other_route_moves(plan, want):
     """The routes of other tables and multipath routes through a migrating uplink: [(route, moved route)]."""
-    moves = migrations(want)
+    moves = model.migrations(want)
     if not moves:
         return []
     return [(route, model.moved_route(route, moves))
@@ -559,8 +482,8 @@ def plan_l3(plan, want):
         for address in list(doomed):
             if ':' in address or present[address].get('secondary'):
                 continue
-            net = O._ipv4_net(address)
-            doomed.update(a for a in present if ':' not in a and O._ipv4_net(a) == net)
+            net = kernel.ipv4_net(address)
+            doomed.update(a for a in present if ':' not in a and kernel.ipv4_net(a) == net)
         for address in _deletion_order(present, doomed):
             plan.add(O.DelAddress(link=link, address=address))
     for link in sorted(addresses):

@@ -37,8 +37,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.harvester.network.plugins.module_utils.host import model, validate
-from ansible_collections.harvester.network.plugins.module_utils.host.persist import want_from_json
+from ansible_collections.harvester.network.plugins.module_utils.host import model, persist, validate
 from ansible_collections.harvester.network.plugins.module_utils.host.plan import make_plan
 
 VERSION = 2
@@ -69,22 +68,15 @@ def _copy_spec(spec):
 
 # --------------------------------------------------------------------------------------- one run folded in
 
-def _bridge_of(state, port):
-    if port in state['bridges']:
-        return port
-    master = state['links'].get(port, {}).get('master')
-    return master if master in state['bridges'] else None
-
-
 def _default_pvid(state, port):
-    bridge = _bridge_of(state, port)
+    bridge = model.bridge_of(state, port)
     return state['bridges'][bridge]['default_pvid'] if bridge else None
 
 
 def _table_spec(state, port):
     """A port's VLAN table as a spec that sets exactly that table."""
     table = state['vlans'][port]
-    return {'bridge': _bridge_of(state, port), 'vids': frozenset(table),
+    return {'bridge': model.bridge_of(state, port), 'vids': frozenset(table),
             'untagged': frozenset(vid for vid, flags in table.items() if flags & model.BRIDGE_VLAN_UNTAGGED),
             'pvid': model.table_pvid(table)}
 
@@ -241,10 +233,10 @@ def _fold_present(doc, want, end):
                                   if scope is not None and item['spec'].get('bridge') not in scope)
         for port, spec in specs.items():
             old = saved['items'].get(port)
-            in_overridden = saved['overridden'] is True or _bridge_of(end, port) in (saved['overridden'] or ())
+            in_overridden = saved['overridden'] is True or model.bridge_of(end, port) in (saved['overridden'] or ())
             merged_into_merged = old is not None and not old['exact'] and not exact and not in_overridden
             if exact or (old is None and not in_overridden):
-                item = {'exact': exact, 'spec': dict(spec, bridge=_bridge_of(end, port))}
+                item = {'exact': exact, 'spec': dict(spec, bridge=model.bridge_of(end, port))}
                 given.add(('vlans', port))
             elif merged_into_merged and _within(spec, old['spec']):
                 item = old  # asks nothing the saved spec does not (a re-run)
@@ -285,10 +277,7 @@ def _fold_migrations(doc, want):
     """A bridge that takes its uplink's addresses and routes takes their saved copies too."""
     sections = doc['sections']
     addresses = sections['addresses']['items']
-    for bridge, spec in sorted((want.get('bridges') or {}).items()):
-        uplink = spec.get('uplink')
-        if not (spec.get('migrate') and uplink):
-            continue
+    for uplink, bridge in model.migrations(want).items():
         moving = addresses.get(uplink)
         if moving is not None:
             target = addresses.get(bridge)
@@ -314,7 +303,7 @@ def _fold_side_effects(doc, have, end, given):
             # from the bridge's default PVID): saved as it is now.
             sections['vlans']['items'][port] = {'exact': True, 'spec': _table_spec(end, port)}
     for port, item in list(sections['vlans']['items'].items()):
-        bridge = item['spec'].get('bridge') or _bridge_of(end, port)
+        bridge = item['spec'].get('bridge') or model.bridge_of(end, port)
         if bridge in end['bridges'] and not end['bridges'][bridge]['vlan_filtering']:
             del sections['vlans']['items'][port]  # a bridge that does not filter by VLAN: its tables do nothing
     for link, item in list(sections['addresses']['items'].items()):
@@ -452,37 +441,19 @@ def plan_layers(have, wants):
 
 # --------------------------------------------------------------------------------------- JSON
 
-def _key_text(key):
-    return json.dumps(list(key)) if isinstance(key, tuple) else key
-
-
 def to_json(doc):
-    def plain(value):
-        if isinstance(value, (set, frozenset)):
-            return sorted(value)
-        if isinstance(value, dict):
-            return dict((_key_text(key), plain(item)) for key, item in value.items())
-        if isinstance(value, (list, tuple)):
-            return [plain(item) for item in value]
-        return value
-    return json.dumps(plain(doc), indent=1, sort_keys=True)
+    """The document as JSON text (persist.py holds the one codec of saved states)."""
+    return persist.to_json(doc)
 
 
 def from_json(text):
     """A saved document (version 2, or version 1: ``{'version': 1, 'want': ...}`` as host_network saved it)."""
     data = json.loads(text)
     if data.get('version') != VERSION:
-        return {'version': 1, 'want': want_from_json(text)}
+        return {'version': 1, 'want': persist.want_from_json(text)}
     for section in SECTIONS:
         saved = data['sections'].setdefault(section, {'overridden': False, 'items': {}})
-        items = saved['items']
-        if section == 'routes':
-            saved['items'] = dict((tuple(json.loads(key)), item) for key, item in items.items())
-        for item in saved['items'].values():
-            if section == 'addresses':
-                item['spec'] = set(item['spec'])
-            elif section == 'vlans':
-                for key in ('vids', 'untagged'):
-                    if item['spec'].get(key) is not None:
-                        item['spec'][key] = frozenset(item['spec'][key])
+        saved['items'] = dict((persist.decode_key(section, key),
+                               dict(item, spec=persist.decode_spec(section, item['spec'])))
+                              for key, item in saved['items'].items())
     return data

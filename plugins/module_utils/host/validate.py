@@ -7,7 +7,9 @@ job; what is here needs more than one field, or the node's facts.  Each error na
 how to fix it, all errors are reported at once, and all of this runs before the first write.
 
 Three steps:
-  * ``build_want(module, params)``: module params -> the desired state (syntax and cross-field checks);
+  * ``network_want(params, state)``, ``bond_want(params)``, ``bridge_want(params)``, ``trunk_want(params)``: module
+    params -> the desired state (syntax and cross-field checks); each module's profile (profiles.py) names its
+    builder, and engine.build_want(module, params) calls it;
   * ``check_against_facts(want, have)``: names that must exist, links that are taken, MTU limits;
   * ``check_outcome(want, predicted)``: what only the planned end state can tell (gateways reachable).
 """
@@ -19,7 +21,6 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.harvester.network.plugins.module_utils.host import model
-from ansible_collections.harvester.network.plugins.module_utils.host.plan import membership, migrations
 from ansible_collections.harvester.network.plugins.module_utils.host.vids import VidError, parse_vids
 
 
@@ -377,7 +378,7 @@ def check_against_facts(want, have):
     for name, spec in bonds.items():
         if name not in links and spec.get('mode') is None:
             spec['mode'] = 'active-backup'  # a new bond without a mode: Harvester's default
-    masters, deleted, conflicts, released = membership(have, want)
+    masters, deleted, conflicts, released = model.membership(have, want)
     for link, first, second in conflicts:
         errors.add(second[1], '%s cannot join %s: it is also listed in %s (%s); a link has one master'
                    % (link, second[0], first[1], first[0]))
@@ -548,7 +549,7 @@ def _cause(want, have, link, migrating):
     if want.get('addresses') is not None and not (have['addresses'].get(link) and link not in want['addresses']
                                                   and want['state'] in ('merged', 'replaced')):
         return 'addresses'
-    masters = membership(have, want)[0]
+    masters = model.membership(have, want)[0]
     if link in masters:
         return masters[link][1]
     return _field(want, link)
@@ -575,7 +576,7 @@ def check_other_routes(want, plan):
     the bridge: refused, each naming the route and what to do, before anything changes."""
     errors = _Errors()
     have = plan.have
-    migrating = migrations(want)
+    migrating = model.migrations(want)
     kept = plan.state.get('other_routes') or {}
     for key, route in sorted((have.get('other_routes') or {}).items()):
         if key in kept or model.other_route_text(model.moved_route(route, migrating)) in kept:

@@ -5,7 +5,7 @@ spec the modules share (module_utils/host/argspec.py): the fragments cover that 
 import yaml
 
 from ansible_collections.harvester.network.plugins.doc_fragments.host import ModuleDocFragment
-from ansible_collections.harvester.network.plugins.module_utils.host import argspec
+from ansible_collections.harvester.network.plugins.module_utils.host import argspec, profiles
 
 
 def _options(text):
@@ -31,7 +31,7 @@ def test_fragments_cover_the_shared_spec():
 
 def test_host_network_nests_the_same_text():
     network = _options(ModuleDocFragment.NETWORK)
-    spec = argspec.host_network_spec()['argument_spec']
+    spec = profiles.module_spec('host_network')['argument_spec']
     for section, fragment in (('bonds', ModuleDocFragment.BOND), ('bridges', ModuleDocFragment.BRIDGE)):
         assert network[section]['type'] == 'list' and network[section]['elements'] == 'dict'
         nested = network[section]['suboptions']
