@@ -186,10 +186,7 @@ def _prepare(profile, params, want, have, paths, result):
     state, and fold this run into the saved state when it persists.  Fills ``before``, ``plan`` and ``commands``
     of ``result``; returns (plan, saved document text or None).  Raises EngineError, naming the fields."""
     try:
-        validate.check_against_facts(want, have)
-        plan = make_plan(have, want)
-        validate.check_outcome(want, plan.state)
-        validate.check_other_routes(want, plan)
+        plan = validate.checked_plan(have, want)
         saved = saved_document(want, plan, paths) if profile.persists and params.get('persist') else None
     except validate.ValidationError as exc:
         raise EngineError(str(exc), dict(result, errors=exc.errors))

@@ -38,7 +38,6 @@ __metaclass__ = type
 import json
 
 from ansible_collections.harvester.network.plugins.module_utils.host import model, persist, validate
-from ansible_collections.harvester.network.plugins.module_utils.host.plan import make_plan
 
 VERSION = 2
 SECTIONS = ('bonds', 'bridges', 'vlans', 'addresses', 'routes')
@@ -430,10 +429,7 @@ def plan_layers(have, wants):
     ops = []
     state = have
     for want in wants:
-        validate.check_against_facts(want, state)
-        plan = make_plan(state, want)
-        validate.check_outcome(want, plan.state)
-        validate.check_other_routes(want, plan)
+        plan = validate.checked_plan(state, want)
         ops.extend(plan.ops)
         state = plan.state
     return ops, state

@@ -12,6 +12,9 @@ Three steps:
     builder, and engine.build_want(module, params) calls it;
   * ``check_against_facts(want, have)``: names that must exist, links that are taken, MTU limits;
   * ``check_outcome(want, predicted)``: what only the planned end state can tell (gateways reachable).
+
+``checked_plan(have, want)`` plans with the checks around it: the engine's runs and the saved state's layers
+(store.py) are planned that one way.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,6 +24,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.harvester.network.plugins.module_utils.host import model
+from ansible_collections.harvester.network.plugins.module_utils.host.plan import make_plan
 from ansible_collections.harvester.network.plugins.module_utils.host.vids import VidError, parse_vids
 
 
@@ -590,3 +594,14 @@ def check_other_routes(want, plan):
                    ' first (%s) and add it back afterwards, or leave %s out of this change'
                    % (key, link, kind, key.replace(' route add ', ' route del ', 1), link))
     errors.raise_if_any()
+
+
+def checked_plan(have, want):
+    """The plan from ``have`` to ``want`` with every check around it: against the facts before planning, the
+    planned end state and the routes the engine does not manage after.  Raises ValidationError (plan.PlanError
+    only if validation missed something)."""
+    check_against_facts(want, have)
+    plan = make_plan(have, want)
+    check_outcome(want, plan.state)
+    check_other_routes(want, plan)
+    return plan
