@@ -793,4 +793,3 @@ def _group_by_flags(table):
 
 OPS = dict((cls.name, cls) for cls in (CreateLink, DeleteLink, SetLink, SetBondOptions, SetBridgeOptions,
                                        SetMaster, SetUp, SetVlans, AddAddress, DelAddress, AddRoute, DelRoute))
-
