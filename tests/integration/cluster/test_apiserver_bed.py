@@ -146,8 +146,8 @@ def test_schema_violations_are_refused_with_422(namespace, dynamic_client):
 
     vlanconfigs = dynamic_client.resources.get(api_version=HARVESTER_GV, kind='VlanConfig')
     body = _expect_422(lambda: vlanconfigs.create(body={
-        'apiVersion': HARVESTER_GV, 'kind': 'VlanConfig', 'metadata': {'name': 'bad-bond',
-                                                                      'labels': {BYPASS_LABEL: 'true'}},
+        'apiVersion': HARVESTER_GV, 'kind': 'VlanConfig',
+        'metadata': {'name': 'bad-bond', 'labels': {BYPASS_LABEL: 'true'}},
         'spec': {'uplink': {'nics': ['eth1'], 'bondOptions': {'mode': 'round-robin'}}}}))
     assert 'spec.clusterNetwork' in body['message'] and 'spec.uplink.bondOptions.mode' in body['message']
     # nothing was stored
