@@ -83,7 +83,6 @@ class ResourceService(object):
         self.check_mode = check_mode
         self.field_manager = field_manager
         self.force_conflicts = force_conflicts
-        self.taken_over = []  # (object, [controller managers]) whose fields an apply took over
         self.local_only = False  # check mode: predict from the plan, send no dry run (prerequisites not there yet)
 
     # ---- reads -------------------------------------------------------------------------------------------------
@@ -125,7 +124,6 @@ class ResourceService(object):
                 if (field_conflicts or str(exc).startswith('Apply failed with')) and managers and \
                         managers <= set(CONTROLLER_MANAGERS) and ('force', 'true') not in query:
                     query.append(('force', 'true'))
-                    self.taken_over.append((display_name(kind, (namespace, name)), sorted(managers)))
                     continue
                 if field_conflicts or str(exc).startswith('Apply failed with'):
                     raise ConflictError(

@@ -77,8 +77,8 @@ def test_item1_edits_after_the_controller_wrote_no_conflict_no_false_change_no_l
 
     # change the gateway and the VLAN ID: fields the controller rewrote; today's main failed here with a 409
     new_route = dict(ROUTE, gateway='192.168.100.254')
-    changed_args = dict(args, vlan_id=101, route=new_route)
-    result, log = call(cluster, vlan_network_handler, NET, **changed_args)
+    changed_args = dict(name='net', namespace=namespace, cluster_network=cn)
+    result, log = call(cluster, vlan_network_handler, NET, vlan_id=101, route=new_route, **changed_args)
     assert result['changed'] and len(writes(log)) == 2  # the refused apply, then the forced one
     harvester.settle()
     stored = read(cluster, nad_path(namespace, 'net'))
@@ -92,7 +92,7 @@ def test_item1_edits_after_the_controller_wrote_no_conflict_no_false_change_no_l
     # the controller's next write is no change for us, and nobody writes again: no loop
     version = stored['metadata']['resourceVersion']
     for _unused in range(2):
-        result, log = call(cluster, vlan_network_handler, NET, **changed_args)
+        result, log = call(cluster, vlan_network_handler, NET, vlan_id=101, route=new_route, **changed_args)
         assert not result['changed'] and writes(log) == []
         harvester.settle()
     assert read(cluster, nad_path(namespace, 'net'))['metadata']['resourceVersion'] == version
