@@ -77,6 +77,10 @@ options:
       - Objects are written with server-side apply under the field manager C(harvester.network).
       - When another client (the Harvester UI, C(kubectl)) owns a field this task changes, the task fails and names
         the field; V(true) takes the field over instead.
+      - Fields that Harvester's own network controller (field manager C(network-controller)) rewrote, such as the
+        route annotation it adds C(connectivity) to or the MTU it syncs, are taken over without this option. The
+        task sends only the fields its options set, so only those change hands; the controller keeps its
+        finalizers, labels and status.
     type: bool
     default: false
 '''

@@ -47,7 +47,10 @@ options:
     description: Transmit queue length of the uplink.
     type: int
   hardware_addr:
-    description: MAC address of the bond.
+    description:
+      - MAC address of the bond, as six hex pairs (C(52:54:00:12:34:56)).
+      - Harvester's API carries it as base64 of the six bytes (a Go C(net.HardwareAddr)); the module encodes it so
+        and reads it back the same way.
     type: str
   node_selector:
     description:
@@ -86,10 +89,15 @@ EXAMPLES = r'''
 
 RETURN = r'''
 vlan_config:
-  description: Name, cluster network and spec of the VlanConfig after the task.
+  description:
+    - Name, cluster network and spec of the VlanConfig after the task, and C(hardware_addr), the bond's MAC address
+      decoded from the spec's base64 form (null when unset).
+    - In check mode, when the cluster network does not exist yet (an earlier task of the same run creates it), the
+      spec is predicted locally and a warning says so.
   returned: when O(state=present)
   type: dict
-  sample: {"name": "data-rack1", "cluster_network": "data", "spec": {"clusterNetwork": "data"}}
+  sample: {"name": "data-rack1", "cluster_network": "data", "spec": {"clusterNetwork": "data"},
+           "hardware_addr": "52:54:00:12:34:56"}
 changes:
   description: What was (or in check mode would be) written.
   returned: always

@@ -286,6 +286,12 @@ def vlan_dhcp_handler(params, cluster, module):
         if facts['config'].get('type') != 'bridge':
             raise ValidationError('%s/%s is not a Harvester VLAN network (its CNI type is %r, not bridge)'
                                   % (network_namespace, network_name, facts['config'].get('type')), field='network')
+        if facts['network_type'] == 'trunk':
+            # a trunk network's VM ports carry tagged frames of many VLANs: a DHCP server there would answer on none
+            raise ValidationError('%s/%s is a VLAN trunk network (VLANs %s): serve DHCP on a VLAN or untagged network'
+                                  % (network_namespace, network_name, ', '.join(
+                                      '%d-%d' % (r['min_id'], r['max_id']) for r in facts['vlan_trunk'])),
+                                  field='network')
         route = facts['route']
         network.update(vlan_id=facts['vlan_id'], bridge=facts['bridge'], cluster_network=facts['cluster_network'])
     plan = _plan(params, route)

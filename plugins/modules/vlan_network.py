@@ -47,7 +47,11 @@ options:
     description: VLAN ID, 1-4094.
     type: int
   mtu:
-    description: MTU of the network (Harvester v1.1+). Unset means the MTU of the cluster network's uplink.
+    description:
+      - MTU of the network (Harvester v1.1+). Unset means the MTU of the cluster network's uplink.
+      - Harvester gives every network the MTU of its cluster network (its webhook rewrites another MTU on create and
+        refuses it on update), so a different value is refused before anything is written; change the uplink MTU
+        with M(harvester.network.vlan_config) instead.
     type: int
   preserve_default_vlan:
     description:
@@ -66,6 +70,10 @@ options:
   route:
     description:
       - Harvester's route annotation, which tells the UI and the DHCP checks the subnet.
+      - Tagged networks only. Harvester drops the route of a network without a VLAN, so a route on an untagged
+        network is refused.
+      - Harvester's controller adds C(connectivity) to the annotation after it pinged the gateway; that is not a
+        change.
     type: dict
     suboptions:
       mode:
@@ -134,8 +142,10 @@ options:
         type: str
   prune:
     description:
-      - With O(networks) and O(state=present), delete the networks of this cluster network that are not listed, in
-        the namespaces the task names.
+      - With O(networks) and O(state=present), delete the VLAN and untagged networks of this cluster network that are
+        not listed, in the namespaces the task names. Trunk and overlay networks (which this module does not manage)
+        are never pruned.
+      - A network a VM refers to (running or stopped) is not deleted; the task fails and names the VM.
     type: bool
     default: false
   allow_duplicate_vids:
@@ -198,12 +208,16 @@ generation:
   type: str
   sample: current
 networks:
-  description: The networks after the task, parsed.
+  description:
+    - The networks after the task, parsed; the keys of M(harvester.network.vlan_network_info)'s C(networks)
+      (C(network_type) one of V(vlan), V(untagged), V(trunk), V(overlay); C(vlan_trunk) null unless V(trunk)).
+    - In check mode, when the cluster network does not exist yet (an earlier task of the same run creates it), the
+      networks are predicted locally, without a server-side dry run, and a warning says so.
   returned: when O(state=present)
   type: list
   elements: dict
   sample: [{"name": "vlan100", "namespace": "default", "cluster_network": "data", "network_type": "vlan",
-            "vlan_id": 100, "bridge": "data-br", "mtu": 1500}]
+            "vlan_id": 100, "vlan_trunk": null, "bridge": "data-br", "mtu": 1500}]
 changes:
   description: What was (or in check mode would be) written.
   returned: always

@@ -62,13 +62,24 @@ networks:
       type: str
       sample: data
     network_type:
-      description: C(vlan) or C(untagged).
+      description:
+        - One of Harvester's network types, decided from the CNI config as Harvester does
+          (C(network.harvesterhci.io/type) C(L2VlanNetwork), C(UntaggedNetwork), C(L2VlanTrunkNetwork),
+          C(OverlayNetwork)).
       type: str
+      choices: [vlan, untagged, trunk, overlay]
       sample: vlan
     vlan_id:
-      description: VLAN ID (null when untagged).
+      description: VLAN ID of a C(vlan) network; null for the other types.
       type: int
       sample: 100
+    vlan_trunk:
+      description:
+        - The VLAN ID ranges a C(trunk) network carries (the config's C(vlanTrunk); a single C(id) entry is the
+          range from that ID to that ID); null for the other types.
+      type: list
+      elements: dict
+      sample: [{"min_id": 100, "max_id": 110}, {"min_id": 200, "max_id": 200}]
     preserve_default_vlan:
       description:
         - The bridge CNI plugin's C(preserveDefaultVlan) from the config, or null when the config does not set it

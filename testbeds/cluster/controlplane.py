@@ -36,11 +36,15 @@ CRD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'crds')
 # A profile serves crds/common/*.yaml plus crds/<profile>/*.yaml (one CRD per file).
 # current: network-controller v0.3+; legacy: network-controller v0.1.5 - v0.2.x.
 PROFILES = {
-    'current': 'Harvester v1.1+: ClusterNetwork (metadata + status), VlanConfig, VlanStatus, LinkMonitor',
+    'current': 'Harvester v1.1+: ClusterNetwork (metadata + status), VlanConfig, VlanStatus, LinkMonitor, '
+               'HostNetworkConfig; with the Harvester network manager + webhook stand-in in tests (harvester.py)',
     'legacy': 'Harvester v0.3/v1.0: ClusterNetwork (enable, config.defaultPhysicalNIC), NodeNetwork',
 }
 SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24'
 ETCD_ENV = 'HARVESTER_NETWORK_ETCD'
+# finalizers a controller of the bed removes (the Harvester stand-in, testbeds/cluster/harvester.py): namespace
+# deletion waits for objects carrying them; others (pvc-protection, KubeVirt's) have no controller here
+CONTROLLER_FINALIZER_PREFIX = 'wrangler.cattle.io/harvester-network-'
 STATE_FILE = 'state.json'
 
 
@@ -413,7 +417,7 @@ class ApiServer:  # pylint: disable=too-many-instance-attributes
             def established(name=name):
                 body = self.rest.request('GET', '%s/%s' % (base, name))[1]
                 return any(cond.get('type') == 'Established' and cond.get('status') == 'True'
-                           for cond in body.get('status', {}).get('conditions', []))
+                           for cond in (body.get('status') or {}).get('conditions') or [])
             _wait('establish CRD %s' % name, established, timeout, self.process)
             group, plural = crd['spec']['group'], crd['spec']['names']['plural']
             for version in (v['name'] for v in crd['spec']['versions'] if v.get('served')):
@@ -518,16 +522,42 @@ class ApiServer:  # pylint: disable=too-many-instance-attributes
 
         DELETE marks it Terminating (new objects in it are refused, as on a real cluster); then every
         namespaced collection in it is deleted, the ``kubernetes`` finalizer removed through the
-        finalize subresource, and the namespace deleted for good.  Objects that carry their own
-        finalizers stay in etcd (nothing removes those finalizers); the state folder goes at the end.
+        finalize subresource, and the namespace deleted for good.  Deletes an admission webhook refused are
+        retried, and objects with finalizers waited for (a controller such as the Harvester stand-in removes them);
+        objects whose finalizers nothing removes stay in etcd (the state folder goes at the end).
         """
         status, body = self.request('DELETE', '/api/v1/namespaces/%s' % urllib.parse.quote(name))
         if status == 404:
             return
         if status not in (200, 202):
             raise ControlPlaneError('deleting namespace %s failed with HTTP %s: %s' % (name, status, body))
-        for prefix, plural in self._namespaced_collections():
-            self.request('DELETE', '%s/namespaces/%s/%s' % (prefix, urllib.parse.quote(name), plural))
+        # like the namespace controller: retry what an admission webhook refused (a NAD a VM still used is
+        # deletable once the VM is gone), and wait for objects whose finalizers the bed's controller removes
+        pending = self._namespaced_collections()
+        waiting = set()
+        for _attempt in range(5):
+            refused = []
+            for prefix, plural in pending:
+                collection = '%s/namespaces/%s/%s' % (prefix, urllib.parse.quote(name), plural)
+                status, body = self.request('DELETE', collection)
+                if status >= 300:
+                    refused.append((prefix, plural))
+                elif isinstance(body, dict) and any(
+                        f.startswith(CONTROLLER_FINALIZER_PREFIX) for item in body.get('items') or []
+                        for f in (item.get('metadata') or {}).get('finalizers') or []):
+                    waiting.add(collection)
+            if not refused:
+                break
+            pending = refused
+            time.sleep(0.2)
+        for collection in sorted(waiting):
+            def empty(collection=collection):
+                status, body = self.request('GET', collection)
+                return status != 200 or not body.get('items')
+            try:
+                _wait('empty %s' % collection, empty, 10.0, interval=0.1)
+            except ControlPlaneError:
+                pass  # nothing removes those finalizers: the objects stay behind in etcd, as before
         path = '/api/v1/namespaces/%s' % urllib.parse.quote(name)
 
         def gone():

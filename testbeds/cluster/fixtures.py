@@ -3,7 +3,9 @@
 Session fixtures (the servers start lazily, on the first test that needs them, and always stop at the
 end of the session, also on failures, Ctrl-C, SIGTERM; a SIGKILLed pytest takes them along too):
 
-- ``cluster``: the ApiServer with the *current* CRD profile (Harvester v1.1+: VlanConfig, ...)
+- ``cluster``: the ApiServer with the *current* CRD profile (Harvester v1.1+: VlanConfig, ...), with the Harvester
+  network manager + webhook stand-in (testbeds/cluster/harvester.py) active
+- ``harvester``: that stand-in (``settle()`` waits until its controller is idle)
 - ``legacy_cluster``: the ApiServer with the *legacy* profile (Harvester v0.3/v1.0: NodeNetwork, ...)
 - ``kubeconfig``, ``k8s_env``, ``k8s_client``, ``dynamic_client``: of ``cluster``
 - ``legacy_kubeconfig``, ``legacy_k8s_env``, ``legacy_dynamic_client``: of ``legacy_cluster``
@@ -28,6 +30,7 @@ import pytest
 
 from testbeds.cluster import gobuild as _build
 from testbeds.cluster.controlplane import ControlPlane, stale
+from testbeds.cluster.harvester import HarvesterStandIn
 
 KEEP_ENV = 'HARVESTER_NETWORK_CLUSTER_KEEP'  # set to 1 to keep the state folder (logs) after the session
 _PREFIX = 'hn-cluster-'
@@ -53,6 +56,7 @@ class ClusterBed:
         self._closed = False
         self._previous_sigterm = None
         self.timings = {}
+        self.harvester = None
 
     def _capture_disabled(self):
         capman = self._config.pluginmanager.getplugin('capturemanager') if self._config else None
@@ -76,6 +80,9 @@ class ClusterBed:
         if profile not in self._plane.apiservers:
             started = time.monotonic()
             server = self._plane.apiserver(profile)
+            if profile == 'current':
+                # Harvester's network manager and webhook act on every object the tests write (issue 11)
+                self.harvester = HarvesterStandIn('127.0.0.1', server.port, server.pki).start()
             self.timings[profile] = (server.ready_seconds, time.monotonic() - started)
         return self._plane.apiservers[profile]
 
@@ -103,6 +110,9 @@ class ClusterBed:
         if self._closed:
             return
         self._closed = True
+        if self.harvester is not None:
+            with contextlib.suppress(Exception):
+                self.harvester.controller.stop()
         if self._plane is not None:
             keep = os.environ.get(KEEP_ENV) == '1'
             parent = os.path.dirname(self._plane.state_dir)
@@ -145,6 +155,12 @@ def cluster_bed(request):
 def cluster(cluster_bed):
     """kube-apiserver with the current (Harvester v1.1+) CRDs."""
     return cluster_bed.get('current')
+
+
+@pytest.fixture(scope='session')
+def harvester(cluster_bed, cluster):  # pylint: disable=unused-argument
+    """The Harvester network manager + webhook stand-in of ``cluster`` (``settle()``, ``controller.writes``)."""
+    return cluster_bed.harvester
 
 
 @pytest.fixture(scope='session')

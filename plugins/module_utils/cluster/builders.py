@@ -5,6 +5,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import json
 from collections import OrderedDict
 
@@ -25,6 +26,11 @@ LABEL_VLAN_ID = 'network.harvesterhci.io/vlan-id'
 LABEL_CLUSTER_NETWORK = 'network.harvesterhci.io/clusternetwork'
 TYPE_VLAN = 'L2VlanNetwork'
 TYPE_UNTAGGED = 'UntaggedNetwork'
+TYPE_TRUNK = 'L2VlanTrunkNetwork'
+TYPE_OVERLAY = 'OverlayNetwork'
+# label value -> network_type (harvester/network-controller-harvester pkg/utils/nad.go @2e5cbea3, NetworkType)
+NETWORK_TYPES = {TYPE_VLAN: 'vlan', TYPE_UNTAGGED: 'untagged', TYPE_TRUNK: 'trunk', TYPE_OVERLAY: 'overlay'}
+OVERLAY_CNI = 'kube-ovn'
 
 
 def bridge_name(generation, cluster_network):
@@ -87,7 +93,7 @@ def vlan_config(name, cluster_network_name, nics, bond_mode='active-backup', mii
     if tx_queue_len is not None:
         link['txQLen'] = tx_queue_len
     if hardware_addr:
-        link['hardwareAddr'] = hardware_addr
+        link['hardwareAddr'] = hardware_addr_to_api(hardware_addr)
     bond = OrderedDict([('mode', bond_mode or 'active-backup')])
     if miimon is not None:
         bond['miimon'] = miimon
@@ -105,6 +111,25 @@ def vlan_config(name, cluster_network_name, nics, bond_mode='active-backup', mii
     obj = _object(VLAN_CONFIG, _metadata(name, labels={LABEL_CLUSTER_NETWORK: cluster_network_name}))
     obj['spec'] = spec
     return obj
+
+
+def hardware_addr_to_api(mac):
+    """``52:54:00:12:34:56`` -> base64 of the six bytes: Harvester's ``linkAttributes.hardwareAddr`` is a Go
+    ``net.HardwareAddr`` ([]byte), which JSON carries as base64 (harvester/network-controller-harvester
+    pkg/apis/network.harvesterhci.io/v1beta1/vlanconfig.go @2e5cbea3; the CRD says ``format: byte``)."""
+    raw = bytes(bytearray(int(part, 16) for part in mac.replace('-', ':').split(':')))
+    return base64.b64encode(raw).decode('ascii')
+
+
+def hardware_addr_from_api(value):
+    """The inverse of ``hardware_addr_to_api`` (lower-case, colon-separated); None when unset or not base64."""
+    if not value:
+        return None
+    try:
+        raw = bytearray(base64.b64decode(value.encode('ascii'), validate=True))
+    except (ValueError, TypeError):
+        return None
+    return ':'.join('%02x' % b for b in raw)
 
 
 def vlan_config_mtu(obj):
@@ -173,7 +198,9 @@ def vlan_network(generation, network):
     annotations = OrderedDict()
     if network.get('description'):
         annotations[DESCRIPTION_ANNOTATION] = network['description']
-    route = route_annotation(network.get('route'))
+    # untagged networks carry no route (harvester/network-controller-harvester pkg/utils/nad.go @2e5cbea3,
+    # OutdateNadLayer3NetworkConf: the webhook drops it when the VLAN becomes 0)
+    route = None if untagged else route_annotation(network.get('route'))
     if route:
         annotations[ROUTE_ANNOTATION] = route
     obj = _object(NAD, _metadata(network['name'], network.get('namespace') or 'default', labels, annotations))
@@ -205,15 +232,17 @@ def parse_vlan_network(obj):
         cn = LEGACY_CLUSTER_NETWORK
     elif not cn and bridge and bridge.endswith('-br'):
         cn = bridge[:-3]
-    network_type = labels.get(LABEL_TYPE) or labels.get(LABEL_TYPE_LEGACY)
-    if not network_type:
-        network_type = TYPE_VLAN if config.get('vlan') else TYPE_UNTAGGED
+    network_type = config_network_type(config) or NETWORK_TYPES.get(
+        labels.get(LABEL_TYPE) or labels.get(LABEL_TYPE_LEGACY), 'vlan')
+    if network_type == 'overlay' and not cn:
+        cn = MGMT_CLUSTER_NETWORK
     return {
         'name': metadata.get('name'),
         'namespace': metadata.get('namespace'),
         'cluster_network': cn,
-        'network_type': 'untagged' if network_type == TYPE_UNTAGGED else 'vlan',
-        'vlan_id': config.get('vlan'),
+        'network_type': network_type,
+        'vlan_id': config.get('vlan') if network_type == 'vlan' else None,
+        'vlan_trunk': vlan_trunk_ranges(config) if network_type == 'trunk' else None,
         'preserve_default_vlan': config.get('preserveDefaultVlan'),
         'bridge': bridge,
         'mtu': config.get('mtu'),
@@ -223,6 +252,30 @@ def parse_vlan_network(obj):
         'config': config,
         'labels': labels,
     }
+
+
+def config_network_type(config):
+    """``vlan``, ``untagged``, ``trunk`` or ``overlay`` from a NAD's CNI config, as Harvester decides it
+    (harvester/network-controller-harvester pkg/utils/nad.go @2e5cbea3, ``NetConf.GetNetworkType``); None for a
+    config that is none of Harvester's (another CNI plugin)."""
+    if config.get('type') == OVERLAY_CNI:
+        return 'overlay'
+    if config.get('type') not in ('bridge', '', None):
+        return None
+    if config.get('vlan'):
+        return 'vlan'
+    return 'trunk' if config.get('vlanTrunk') else 'untagged'
+
+
+def vlan_trunk_ranges(config):
+    """A trunk NAD's ``vlanTrunk`` as ``[{min_id, max_id}]`` (a single ``{"id": n}`` is ``n``-``n``)."""
+    ranges = []
+    for item in config.get('vlanTrunk') or []:
+        if item.get('id') is not None:
+            ranges.append({'min_id': int(item['id']), 'max_id': int(item['id'])})
+        if item.get('minID') is not None and item.get('maxID') is not None:
+            ranges.append({'min_id': int(item['minID']), 'max_id': int(item['maxID'])})
+    return ranges
 
 
 def nad_reference(value, default_namespace):

@@ -5,6 +5,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 
 class ClusterError(Exception):
     """Base class: a failure the module reports with ``fail_json(msg=str(error))``."""
@@ -65,3 +67,46 @@ class InUseError(ClusterError):
 
 class WaitTimeout(ClusterError):
     """A wait condition was not met in time."""
+
+
+class WebhookRefusal(ApiError):
+    """An admission webhook (Harvester's network webhook) denied the request."""
+
+
+_WEBHOOK = re.compile(r'admission webhook "([^"]+)" denied the request: (?:Internal error occurred: )?(.*)', re.S)
+# (pattern in the webhook's sentence, the module option it concerns, what to do). The sentences are those of
+# harvester/network-controller-harvester pkg/webhook/{nad,vlanconfig,clusternetwork}/validator.go and mutator.go.
+_WEBHOOK_HINTS = (
+    (r'MTU .* does not match cluster network MTU|is different with vlanconfig', 'mtu',
+     "every network and VlanConfig of one cluster network has the cluster network's MTU: set mtu to that value or "
+     'leave it out'),
+    (r'none-existing cluster network|clusternetwork\.network\.harvesterhci\.io "[^"]*" not found', 'cluster_network',
+     'create the cluster network first (harvester.network.cluster_network), or name an existing one'),
+    (r'illegal base64', 'hardware_addr',
+     'give the MAC address as six hex pairs (52:54:00:12:34:56); this collection encodes it as Harvester expects'),
+    (r'blocked by VM\(s\)|used by VM\(s\) .* stopped', 'state',
+     'stop those VMs first (harvester.network.vm state=stopped), then run again'),
+    (r'used by VM\(s\) .* remove the related networks', 'state',
+     'remove those VMs\' NICs on this network (harvester.network.vm) or delete the VMs, then run again'),
+    (r'overlaps with other vlanconfigs', 'node_selector',
+     'a node may have one uplink per cluster network: narrow node_selector'),
+    (r'still existing', 'state', 'delete those objects first, then run again'),
+    (r'CIDR .* is invalid|gateway .* is invalid|unknown mode', 'route', 'fix route (cidr, gateway, mode)'),
+)
+
+
+def webhook_refusal(what, exc):
+    """A ``WebhookRefusal`` naming ``what`` (e.g. "NetworkAttachmentDefinition ns/x"), the option concerned and
+    the fix, from an ApiError whose message is an admission webhook's denial; None for any other error."""
+    message = (getattr(exc, 'body', None) or {}).get('message') or str(exc)
+    match = _WEBHOOK.search(message)
+    if not match:
+        return None
+    hook, sentence = match.group(1), match.group(2).strip()
+    field, hint = None, 'change what the sentence names and run again'
+    for pattern, option, advice in _WEBHOOK_HINTS:
+        if re.search(pattern, sentence):
+            field, hint = option, advice
+            break
+    text = '%s was refused by the admission webhook %s: %s. %s' % (what, hook, sentence, hint[0].upper() + hint[1:])
+    return WebhookRefusal(text, status=getattr(exc, 'status', None), body=getattr(exc, 'body', None), field=field)

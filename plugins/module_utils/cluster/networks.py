@@ -9,16 +9,22 @@ plan -> writes.  Nothing is written unless every check passed.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, validation
+import json
+
+from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, compare, validation
 from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import (
     LABEL_CLUSTER_NETWORK, LEGACY_CLUSTER_NETWORK, MGMT_CLUSTER_NETWORK)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.common import changes_result
 from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import CURRENT, LEGACY
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import InUseError, ValidationError
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
-    CLUSTER_NETWORK, NAD, NODE, NODE_NETWORK, VIRTUAL_MACHINE_INSTANCE, VLAN_CONFIG)
+    CLUSTER_NETWORK, NAD, NODE, NODE_NETWORK, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE, VLAN_CONFIG)
 
 LEGACY_ONLY = ('enable', 'default_physical_nic', 'node_nics')
+UPLINK_MTU_ANNOTATION = 'network.harvesterhci.io/uplink-mtu'
+MATCHED_NODES_ANNOTATION = 'network.harvesterhci.io/matched-nodes'
+LOCAL_PREDICTION = ('check mode predicted this locally, without a server-side dry run: %s, so the server (and '
+                    "Harvester's webhook) cannot judge these requests until an earlier task of this run has really run")
 
 
 # ---- cluster_network ------------------------------------------------------------------------------------------
@@ -64,7 +70,7 @@ def cluster_network_handler(params, cluster, module):
                     'cluster_network': {'name': name, 'exists': existing is not None, 'built_in': True}}
         if params['state'] == 'absent':
             if existing is not None:
-                _refuse_cluster_network_in_use(service, name)
+                _refuse_cluster_network_in_use(service, name, module)
             changes = service.delete_plan(CLUSTER_NETWORK, [('', name)], existing_map)
         else:
             changes = service.plan(CLUSTER_NETWORK, [builders.cluster_network(CURRENT, name, params.get('description'))],
@@ -99,23 +105,49 @@ def cluster_network_handler(params, cluster, module):
     return result
 
 
-def _refuse_cluster_network_in_use(service, name):
+def _refuse_cluster_network_in_use(service, name, module=None):
     users = ['VlanConfig %s' % key[1] for key, obj in sorted(service.list(VLAN_CONFIG).items())
              if (obj.get('spec') or {}).get('clusterNetwork') == name]
     users += ['NetworkAttachmentDefinition %s/%s' % key for key in
               sorted(service.list(NAD, label_selector='%s=%s' % (LABEL_CLUSTER_NETWORK, name)))]
-    if users:
-        raise InUseError('cluster network %s is still used by %s: delete those first' % (name, ', '.join(users)),
-                         field='name')
+    if not users:
+        return
+    message = 'cluster network %s is still used by %s: delete those first' % (name, ', '.join(users))
+    if module is not None and module.check_mode:
+        # a teardown in check mode: the earlier tasks that delete those users only predicted it
+        _predict_locally(service, module, message)
+        return
+    raise InUseError(message, field='name')
 
 
-def _missing_cluster_network(module, name, hint):
+def _predict_locally(service, module, reason):
+    """Check mode only: the plan is the prediction; no dry run goes to a server that would refuse it."""
+    service.local_only = True
+    module.warn(LOCAL_PREDICTION % reason)
+
+
+def _missing_cluster_network(service, module, name, hint):
     message = 'cluster network %s does not exist: %s' % (name, hint)
     if module is not None and module.check_mode:
-        # an earlier task of this check-mode run may create it
-        module.warn('cluster_network: ' + message)
+        # an earlier task of this check-mode run may create it; Harvester's webhook refuses a dry run naming it
+        _predict_locally(service, module, message)
         return
     raise ValidationError(message, field='cluster_network')
+
+
+def uplink_mtu(service, cn, configs=None):
+    """The MTU every NAD of cluster network ``cn`` carries: the cluster network's uplink-mtu annotation, else its
+    first VlanConfig's MTU, else 1500 (harvester/network-controller-harvester pkg/webhook/nad/validator.go
+    @2e5cbea3, ``checkNadConfig``; mutator.go ``patchMTU``)."""
+    obj = service.get(CLUSTER_NETWORK, cn) if cn != MGMT_CLUSTER_NETWORK else None
+    text = (((obj or {}).get('metadata') or {}).get('annotations') or {}).get(UPLINK_MTU_ANNOTATION)
+    if text and text.isdigit() and int(text):
+        return int(text), obj
+    configs = service.list(VLAN_CONFIG) if configs is None else configs
+    for _key, vc in sorted(configs.items()):
+        if (vc.get('spec') or {}).get('clusterNetwork') == cn:
+            return builders.vlan_config_mtu(vc), obj
+    return builders.DEFAULT_MTU, obj
 
 
 # ---- vlan_config ----------------------------------------------------------------------------------------------
@@ -156,10 +188,12 @@ def vlan_config_handler(params, cluster, module):
     key = ('', name)
     if params['state'] == 'absent':
         changes = service.delete_plan(VLAN_CONFIG, [key], configs)
+        if changes:
+            _refuse_vlan_config_change(service, changes[0].existing, None)
         done = service.execute(changes)
         return changes_result(changes, done, module)
     if service.get(CLUSTER_NETWORK, cn) is None:
-        _missing_cluster_network(module, cn, 'create it first with harvester.network.cluster_network')
+        _missing_cluster_network(service, module, cn, 'create it first with harvester.network.cluster_network')
     desired = builders.vlan_config(name, cn, params['nics'], params.get('bond_mode'), params.get('miimon'),
                                    params.get('mtu'), params.get('tx_queue_len'), params.get('hardware_addr'),
                                    params.get('node_selector'), params.get('description'))
@@ -182,11 +216,63 @@ def vlan_config_handler(params, cluster, module):
                                       'may have only one uplink per cluster network; narrow node_selector'
                                       % (other_key[1], cn), field='node_selector')
     changes = service.plan(VLAN_CONFIG, [desired], configs)
+    if changes[0].action == 'update':
+        _refuse_vlan_config_change(service, changes[0].existing, desired)
     done = service.execute(changes)
     result = changes_result(changes, done, module)
     final = changes[0].result or configs.get(key) or desired
-    result['vlan_config'] = {'name': name, 'cluster_network': cn, 'spec': final.get('spec')}
+    result['vlan_config'] = {'name': name, 'cluster_network': cn, 'spec': final.get('spec'),
+                             'hardware_addr': builders.hardware_addr_from_api(
+                                 ((((final.get('spec') or {}).get('uplink') or {}).get('linkAttributes')) or {})
+                                 .get('hardwareAddr'))}
     return result
+
+
+def _matched_nodes(obj):
+    text = (((obj or {}).get('metadata') or {}).get('annotations') or {}).get(MATCHED_NODES_ANNOTATION)
+    try:
+        return set(json.loads(text)) if text else set()
+    except ValueError:
+        return set()
+
+
+def _refuse_vlan_config_change(service, existing, desired):
+    """Harvester refuses changing or deleting a VlanConfig while VMs on its cluster network run on the nodes it
+    configures (harvester/network-controller-harvester pkg/webhook/vlanconfig/validator.go @2e5cbea3: ``checkVmi``
+    on ``getAffectedNodes``: all matched nodes when the uplink or cluster network changes or on delete, else the
+    nodes the new selector drops). Matched nodes are those of Harvester's ``matched-nodes`` annotation."""
+    old_spec = existing.get('spec') or {}
+    nodes = _matched_nodes(existing)
+    if desired is not None:
+        new_spec = desired.get('spec') or {}
+        if old_spec.get('clusterNetwork') == new_spec.get('clusterNetwork') and \
+                not compare.differences(new_spec.get('uplink'), old_spec.get('uplink'), ('spec', 'uplink')):
+            selector = new_spec.get('nodeSelector') or {}
+            labels = dict((key[1], ((obj.get('metadata') or {}).get('labels') or {}))
+                          for key, obj in service.list(NODE).items())
+            nodes = set(n for n in nodes if not all(labels.get(n, {}).get(k) == v for k, v in selector.items()))
+    if not nodes:
+        return
+    cn = old_spec.get('clusterNetwork')
+    nads = set(service.list(NAD, label_selector='%s=%s' % (LABEL_CLUSTER_NETWORK, cn)))
+    running = sorted('%s/%s (node %s)' % (key[0], key[1], (vmi.get('status') or {}).get('nodeName'))
+                     for key, vmi in service.list(VIRTUAL_MACHINE_INSTANCE).items()
+                     if (vmi.get('status') or {}).get('nodeName') in nodes and _refers_to(vmi.get('spec'), key[0], nads))
+    if running:
+        raise InUseError('VlanConfig %s cannot be %s while VMs on cluster network %s run on the nodes it configures: '
+                         '%s. Stop them first (harvester.network.vm state=stopped), then run again'
+                         % (existing['metadata']['name'], 'deleted' if desired is None else 'changed', cn,
+                            ', '.join(running)), field='state' if desired is None else 'name')
+
+
+def _refers_to(spec, namespace, nad_keys):
+    """The NAD keys of ``nad_keys`` a VM(I) spec's Multus networks name (``ns/name`` or ``name``)."""
+    found = set()
+    for net in ((spec or {}).get('networks') or []):
+        ref = (net.get('multus') or {}).get('networkName')
+        if ref and builders.nad_reference(ref, namespace) in nad_keys:
+            found.add(builders.nad_reference(ref, namespace))
+    return found
 
 
 # ---- vlan_network ---------------------------------------------------------------------------------------------
@@ -240,6 +326,11 @@ def validate_vlan_networks(params, networks, generation):
         if item['network_type'] == 'untagged':
             if generation == LEGACY:
                 raise ValidationError('untagged networks need Harvester v1.1+', field=_f(item, 'network_type'))
+            if item.get('route'):
+                # harvester/network-controller-harvester pkg/utils/nad.go @2e5cbea3 (OutdateNadLayer3NetworkConf):
+                # Harvester drops the route of a network without a VLAN
+                raise ValidationError('an untagged network carries no route in Harvester: drop route or set '
+                                      'network_type=vlan with a vlan_id', field=_f(item, 'route'))
             if item.get('vlan_id') is not None:
                 raise ValidationError('an untagged network has no VLAN ID: drop vlan_id or set network_type=vlan',
                                       field=_f(item, 'vlan_id'))
@@ -261,23 +352,26 @@ def validate_vlan_networks(params, networks, generation):
 
 
 def _on_cluster_network(obj, generation, cn):
+    """A VLAN or untagged network (the kinds this module manages) on ``cn``; trunk and overlay networks, which
+    this module cannot express, are never pruned or counted."""
     facts = builders.parse_vlan_network(obj)
+    if facts['network_type'] not in ('vlan', 'untagged') or facts['config'].get('type') != 'bridge':
+        return False
     if generation == LEGACY:
         return facts['bridge'] == builders.LEGACY_BRIDGE
-    return facts['cluster_network'] == cn and facts['config'].get('type') == 'bridge'
+    return facts['cluster_network'] == cn
 
 
-def _vmis_using(service, keys):
-    """{nad key: [running VM names]} from one LIST of VirtualMachineInstances."""
+def _vms_using(service, keys, kind):
+    """{nad key: [VM names]} from one LIST of ``kind`` (VirtualMachineInstances: running; VirtualMachines: all,
+    stopped ones too, through their template)."""
     users = {}
-    for (namespace, name), vmi in sorted(service.list(VIRTUAL_MACHINE_INSTANCE).items()):
-        for net in ((vmi.get('spec') or {}).get('networks') or []):
-            ref = (net.get('multus') or {}).get('networkName')
-            if not ref:
-                continue
-            nad_key = builders.nad_reference(ref, namespace)
-            if nad_key in keys:
-                users.setdefault(nad_key, []).append('%s/%s' % (namespace, name))
+    for (namespace, name), obj in sorted(service.list(kind).items()):
+        spec = obj.get('spec') or {}
+        if kind is VIRTUAL_MACHINE:
+            spec = (spec.get('template') or {}).get('spec') or {}
+        for nad_key in _refers_to(spec, namespace, keys):
+            users.setdefault(nad_key, []).append('%s/%s' % (namespace, name))
     return users
 
 
@@ -289,17 +383,18 @@ def vlan_network_handler(params, cluster, module):
     service = cluster.service
     cn = params.get('cluster_network') if generation == CURRENT else LEGACY_CLUSTER_NETWORK
     if generation == CURRENT and params['state'] == 'present':
-        if cn != MGMT_CLUSTER_NETWORK and service.get(CLUSTER_NETWORK, cn) is None:
-            _missing_cluster_network(module, cn, 'create it with harvester.network.cluster_network and give it an '
-                                                 'uplink with harvester.network.vlan_config')
-        uplink_mtu = builders.DEFAULT_MTU
-        for obj in service.list(VLAN_CONFIG).values():
-            if (obj.get('spec') or {}).get('clusterNetwork') == cn:
-                uplink_mtu = builders.vlan_config_mtu(obj)
-                break
+        mtu, cn_obj = uplink_mtu(service, cn)
+        if cn != MGMT_CLUSTER_NETWORK and cn_obj is None:
+            _missing_cluster_network(service, module, cn, 'create it with harvester.network.cluster_network and give '
+                                                          'it an uplink with harvester.network.vlan_config')
         for item in networks:
-            if item.get('mtu') is None:
-                item['mtu'] = uplink_mtu
+            # Refuse up front: Harvester's webhook rewrites a NAD's MTU to its cluster network's on create and refuses
+            # another on update (pkg/webhook/nad/mutator.go patchMTU, validator.go checkNadConfig @2e5cbea3)
+            if item.get('mtu') is not None and item['mtu'] != mtu:
+                raise ValidationError('%d differs from the MTU of cluster network %s (%d): a VLAN network always has '
+                                      "its cluster network's MTU; leave mtu out, or change the uplink MTU with "
+                                      'harvester.network.vlan_config' % (item['mtu'], cn, mtu), field=_f(item, 'mtu'))
+            item['mtu'] = mtu
     existing = service.list(NAD)
     wanted_keys = set((item['namespace'], item['name']) for item in networks)
 
@@ -320,13 +415,24 @@ def vlan_network_handler(params, cluster, module):
 
     touching = set(c.key for c in changes if c.action == 'delete' or (
         c.action == 'update' and any(path[:2] == ('spec', 'config') for path in c.paths)))
+    field = 'networks' if params.get('networks') else 'name'
     if touching and cluster.discovery.serves(VIRTUAL_MACHINE_INSTANCE):
-        users = _vmis_using(service, touching)
+        users = _vms_using(service, touching, VIRTUAL_MACHINE_INSTANCE)
         if users:
             raise InUseError('; '.join(
                 'network %s/%s is used by running VM %s: stop the VM (harvester.network.vm state=stopped) or move '
                 'it to another network before changing or deleting the network' % (key[0], key[1], ', '.join(vms))
-                for key, vms in sorted(users.items())), field='networks' if params.get('networks') else 'name')
+                for key, vms in sorted(users.items())), field=field)
+    deleting = set(c.key for c in changes if c.action == 'delete')
+    if deleting and cluster.discovery.serves(VIRTUAL_MACHINE):
+        # Harvester refuses deleting a NAD any VM refers to, stopped ones too
+        # (pkg/webhook/nad/validator.go @2e5cbea3, Delete -> checkVM)
+        users = _vms_using(service, deleting, VIRTUAL_MACHINE)
+        if users:
+            raise InUseError('; '.join(
+                'network %s/%s is used by VM %s (running or stopped): remove its NIC on this network '
+                '(harvester.network.vm) or delete the VM before deleting the network'
+                % (key[0], key[1], ', '.join(vms)) for key, vms in sorted(users.items())), field=field)
 
     done = service.execute(changes)
     result = changes_result(changes, done, module)
@@ -366,8 +472,8 @@ def vlan_network_info_handler(params, cluster, module):
     found = []
     for key, obj in sorted(items.items()):
         facts = builders.parse_vlan_network(obj)
-        if facts['config'].get('type') != 'bridge':
-            continue
+        if builders.config_network_type(facts['config']) is None:
+            continue  # not one of Harvester's network types (another CNI plugin)
         if params.get('name') and facts['name'] != params['name']:
             continue
         if params.get('cluster_network') and facts['cluster_network'] != params['cluster_network']:

@@ -6,16 +6,31 @@ in check mode (so check mode reports what the server would really store), retry 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
 import time
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.compare import (
     format_path, needs_apply, strip_noise)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import (
-    ApiError, ConflictError, NotFoundError)
+    ApiError, ConflictError, NotFoundError, webhook_refusal)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.transport import APPLY_CONTENT_TYPE
 
 FIELD_MANAGER = 'harvester.network'
 CONFLICT_RETRIES = 4
+# Field managers of Harvester's own controllers. They write our objects with plain Update (the network manager:
+# finalizers, the ready label, ``connectivity`` in the route annotation, the MTU sync; harvester/
+# network-controller-harvester pkg/controller/manager), so a field they rewrote becomes theirs and our next apply of a
+# changed value conflicts. Our manifests carry only the fields the module's options set (the user's intent), so on a
+# conflict with these managers alone we take exactly those fields over (force) and leave the rest to the controller.
+CONTROLLER_MANAGERS = ('network-controller', 'harvester-network-controller', 'harvester-network-manager')
+_CONFLICT_MANAGER = re.compile(r'conflicts? with "([^"]+)"')
+
+
+def conflicting_managers(exc):
+    """The field managers named in a server-side apply conflict (409)."""
+    causes = ((exc.body or {}).get('details') or {}).get('causes') or []
+    text = ' '.join([str(exc)] + [c.get('message', '') for c in causes])
+    return set(_CONFLICT_MANAGER.findall(text))
 
 
 def object_key(obj):
@@ -68,6 +83,7 @@ class ResourceService(object):
         self.check_mode = check_mode
         self.field_manager = field_manager
         self.force_conflicts = force_conflicts
+        self.local_only = False  # check mode: predict from the plan, send no dry run (prerequisites not there yet)
 
     # ---- reads -------------------------------------------------------------------------------------------------
     def list(self, kind, namespace=None, label_selector=None):
@@ -104,6 +120,11 @@ class ResourceService(object):
             except ConflictError as exc:
                 causes = ((exc.body or {}).get('details') or {}).get('causes') or []
                 field_conflicts = [c for c in causes if 'FieldManagerConflict' in (c.get('reason'), c.get('type'))]
+                managers = conflicting_managers(exc)
+                if (field_conflicts or str(exc).startswith('Apply failed with')) and managers and \
+                        managers <= set(CONTROLLER_MANAGERS) and ('force', 'true') not in query:
+                    query.append(('force', 'true'))
+                    continue
                 if field_conflicts or str(exc).startswith('Apply failed with'):
                     raise ConflictError(
                         '%s: fields managed by another client would change (%s): set force_conflicts=true to take '
@@ -122,6 +143,9 @@ class ResourceService(object):
                     ' (create the namespace first)' if namespace and 'namespace' in str(exc).lower() else ''),
                     status=404, body=exc.body)
             except ApiError as exc:
+                refusal = webhook_refusal(display_name(kind, (namespace, name)), exc)
+                if refusal is not None:
+                    raise refusal
                 if exc.status == 422:
                     raise ApiError('%s was refused by the API server as invalid: %s'
                                    % (display_name(kind, (namespace, name)), exc.body.get('message', exc)),
@@ -136,6 +160,11 @@ class ResourceService(object):
             self.transport.request('DELETE', kind.item_path(name, namespace), query=query)
         except NotFoundError:
             return False
+        except ApiError as exc:
+            refusal = webhook_refusal(display_name(kind, (namespace or '', name)), exc)
+            if refusal is not None:
+                raise refusal
+            raise
         return True
 
     # ---- plans -------------------------------------------------------------------------------------------------
@@ -162,6 +191,13 @@ class ResourceService(object):
         """Run the writes of a plan in order; returns the changes that wrote something."""
         done = []
         for change in changes:
+            if self.check_mode and self.local_only:
+                # the server cannot judge these requests: their prerequisites exist only later in this check run
+                if change.action in ('create', 'update'):
+                    change.result = change.desired
+                if change.action != 'none':
+                    done.append(change)
+                continue
             if change.action in ('create', 'update'):
                 change.result = self.apply(change.kind, change.desired)
                 done.append(change)

@@ -10,6 +10,7 @@ from testbeds.cluster.fixtures import (  # noqa: F401
     cluster,
     cluster_bed,
     dynamic_client,
+    harvester,
     k8s_client,
     k8s_env,
     kubeconfig,

@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from testbeds.cluster import load_crds
+from testbeds.cluster.harvester import BYPASS_LABEL
 from testbeds.common import REPO_ROOT
 
 HARVESTER_GV = 'network.harvesterhci.io/v1beta1'
@@ -55,10 +56,13 @@ PLAYBOOK = """\
 """
 
 
-def _nad(name, config, **extra_spec):
+def _nad(name, config, bare=True, **extra_spec):
+    """A NAD; ``bare``: labelled so that the Harvester stand-in leaves it alone (these tests are of the API server)."""
+    labels = {'network.harvesterhci.io/type': 'L2VlanNetwork', 'network.harvesterhci.io/vlan-id': '100'}
+    if bare:
+        labels[BYPASS_LABEL] = 'true'
     return {'apiVersion': 'k8s.cni.cncf.io/v1', 'kind': 'NetworkAttachmentDefinition',
-            'metadata': {'name': name, 'labels': {'network.harvesterhci.io/type': 'L2VlanNetwork',
-                                                  'network.harvesterhci.io/vlan-id': '100'}},
+            'metadata': {'name': name, 'labels': labels},
             'spec': dict({'config': config}, **extra_spec)}
 
 
@@ -142,7 +146,8 @@ def test_schema_violations_are_refused_with_422(namespace, dynamic_client):
 
     vlanconfigs = dynamic_client.resources.get(api_version=HARVESTER_GV, kind='VlanConfig')
     body = _expect_422(lambda: vlanconfigs.create(body={
-        'apiVersion': HARVESTER_GV, 'kind': 'VlanConfig', 'metadata': {'name': 'bad-bond'},
+        'apiVersion': HARVESTER_GV, 'kind': 'VlanConfig',
+        'metadata': {'name': 'bad-bond', 'labels': {BYPASS_LABEL: 'true'}},
         'spec': {'uplink': {'nics': ['eth1'], 'bondOptions': {'mode': 'round-robin'}}}}))
     assert 'spec.clusterNetwork' in body['message'] and 'spec.uplink.bondOptions.mode' in body['message']
     # nothing was stored
@@ -167,7 +172,8 @@ def test_unknown_fields_are_pruned_and_defaults_applied(namespace, dynamic_clien
     assert spec['networks'][1] == {'name': 'nic-1', 'multus': {'networkName': 'default/vlan100'}}
 
     vlanconfigs = dynamic_client.resources.get(api_version=HARVESTER_GV, kind='VlanConfig')
-    vc = vlanconfigs.create(body={'apiVersion': HARVESTER_GV, 'kind': 'VlanConfig', 'metadata': {'name': 'vc-' + namespace[-6:]},
+    vc = vlanconfigs.create(body={'apiVersion': HARVESTER_GV, 'kind': 'VlanConfig',
+                                  'metadata': {'name': 'vc-' + namespace[-6:], 'labels': {BYPASS_LABEL: 'true'}},
                                   'spec': {'clusterNetwork': 'data', 'uplink': {'nics': ['eth1', 'eth2'],
                                                                                 'linkAttributes': {'mtu': 9000}}}})
     try:
@@ -199,7 +205,7 @@ def test_profiles_serve_their_own_harvester_generation(cluster, legacy_cluster, 
         assert status == 200, body
         return {res['name'] for res in body['resources'] if '/' not in res['name']}
 
-    assert plurals(cluster) == {'clusternetworks', 'vlanconfigs', 'vlanstatuses', 'linkmonitors'}
+    assert plurals(cluster) == {'clusternetworks', 'vlanconfigs', 'vlanstatuses', 'linkmonitors', 'hostnetworkconfigs'}
     assert plurals(legacy_cluster) == {'clusternetworks', 'nodenetworks'}
 
     legacy_dynamic_client.resources.get(api_version=HARVESTER_GV, kind='NodeNetwork')

@@ -49,7 +49,7 @@ def vmi(namespace, name, networks):
 
 
 # ---- current generation (Harvester v1.1+) ---------------------------------------------------------------------
-def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace):
+def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace, harvester):
     cn = new_cluster_network(cluster, mtu=9000)
     path = nad_path(namespace, 'vlan100')
     route = {'mode': 'manual', 'cidr': '192.168.100.0/24', 'gateway': '192.168.100.1', 'dhcp_server': None}
@@ -57,15 +57,18 @@ def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace):
                            vlan_id=100, route=route)
     assert result['changed'] and result['changes'] == [
         {'kind': 'NetworkAttachmentDefinition', 'namespace': namespace, 'name': 'vlan100', 'action': 'create'}]
+    harvester.settle()  # Harvester's manager labels it, adds its finalizer and the route's connectivity
     stored = read(cluster, path)
     assert json.loads(stored['spec']['config']) == {
         'cniVersion': '0.3.1', 'name': 'vlan100', 'mtu': 9000, 'type': 'bridge', 'bridge': '%s-br' % cn,
         'promiscMode': True, 'vlan': 100, 'ipam': {}}
     assert stored['metadata']['labels'] == {'network.harvesterhci.io/type': 'L2VlanNetwork',
                                             'network.harvesterhci.io/vlan-id': '100',
-                                            'network.harvesterhci.io/clusternetwork': cn}
+                                            'network.harvesterhci.io/clusternetwork': cn,
+                                            'network.harvesterhci.io/ready': 'true'}
     assert json.loads(stored['metadata']['annotations']['network.harvesterhci.io/route'])['gateway'] == '192.168.100.1'
-    assert [m['manager'] for m in stored['metadata']['managedFields']] == ['harvester.network']
+    assert sorted(m['manager'] for m in stored['metadata']['managedFields']) == ['harvester.network',
+                                                                                 'network-controller']
     assert result['networks'][0]['mtu'] == 9000
 
     # re-run: no change, no write, a handful of reads
@@ -91,12 +94,14 @@ def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace):
     assert result['changed']
     assert json.loads(read(cluster, path)['spec']['config'])['vlan'] == 101
     assert read(cluster, path)['metadata']['labels']['network.harvesterhci.io/vlan-id'] == '101'
+    harvester.settle()
 
-    # dropping the route annotation removes it (we owned it)
-    result, _unused = call(cluster, vlan_network_handler, NET, name='vlan100', namespace=namespace, cluster_network=cn,
-                           vlan_id=101, description='moved')
-    assert result['changed']
-    assert 'network.harvesterhci.io/route' not in read(cluster, path)['metadata'].get('annotations', {})
+    # leaving route out: the route annotation, which Harvester's manager rewrote (connectivity) and so owns now,
+    # stays; it is no change, and nothing is written
+    result, log = call(cluster, vlan_network_handler, NET, name='vlan100', namespace=namespace, cluster_network=cn,
+                       vlan_id=101, description='moved')
+    assert not result['changed'] and writes(log) == []
+    assert 'network.harvesterhci.io/route' in read(cluster, path)['metadata'].get('annotations', {})
 
     # delete: check mode keeps it, then it goes, then nothing to do
     result, _unused = call(cluster, vlan_network_handler, NET, check=True, name='vlan100', namespace=namespace,
@@ -104,6 +109,7 @@ def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace):
     assert result['changed'] and read(cluster, path) is not None
     result, _unused = call(cluster, vlan_network_handler, NET, name='vlan100', namespace=namespace, cluster_network=cn,
                            state='absent')
+    harvester.settle()  # Harvester's manager removes its finalizer, then the object is gone
     assert result['changed'] and read(cluster, path) is None
     result, log = call(cluster, vlan_network_handler, NET, name='vlan100', namespace=namespace, cluster_network=cn,
                        state='absent')
@@ -158,9 +164,10 @@ def test_duplicate_vids_refused_unless_allowed(cluster, namespace):
     assert result['changed']
 
 
-def test_network_used_by_running_vm_cannot_change_or_go(cluster, namespace):
+def test_network_used_by_running_vm_cannot_change_or_go(cluster, namespace, harvester):
     cn = new_cluster_network(cluster)
     call(cluster, vlan_network_handler, NET, name='busy', namespace=namespace, cluster_network=cn, vlan_id=42)
+    harvester.settle()
     before = read(cluster, nad_path(namespace, 'busy'))
     status, _unused = cluster.request('POST', '/apis/kubevirt.io/v1/namespaces/%s/virtualmachineinstances' % namespace,
                                       vmi(namespace, 'web1', ['%s/busy' % namespace]))
@@ -476,11 +483,12 @@ PLAYBOOK_CLI_CHECK = """
 """
 
 
-def test_playbook_cli_check_and_diff_write_nothing(cluster, namespace, tmp_path):
+def test_playbook_cli_check_and_diff_write_nothing(cluster, namespace, tmp_path, harvester):
     """``ansible-playbook --check --diff``: plan and diff shown, nothing stored (read back); auth through the
     action group's module_defaults instead of the environment."""
     call(cluster, vlan_network_handler, NET, namespace=namespace, cluster_network='mgmt',
          networks=[{'name': 'a', 'vlan_id': 1000}, {'name': 'b', 'vlan_id': 1002}])
+    harvester.settle()
     listing = '/apis/k8s.cni.cncf.io/v1/namespaces/%s/network-attachment-definitions' % namespace
     before = dict((i['metadata']['name'], i['metadata']['resourceVersion']) for i in read(cluster, listing)['items'])
     server = type('NoEnvServer', (), {'env': dict((k, v) for k, v in cluster.env.items()
