@@ -21,6 +21,7 @@ import time
 
 from ansible_collections.harvester.network.plugins.module_utils.host import facts, model, persist, probes, store, validate
 from ansible_collections.harvester.network.plugins.module_utils.host.apply import ApplyError, execute, rollback
+from ansible_collections.harvester.network.plugins.module_utils.host.harvester_agent import agent_warnings
 from ansible_collections.harvester.network.plugins.module_utils.host.plan import PlanError, make_plan
 
 
@@ -237,6 +238,7 @@ def _converge(module, params, want, nl, check_mode, netns, paths, result, starte
     predicted = view(module, params, plan.state, want)
     planned = plan.to_list()
     result.update(before=before, plan=planned, commands=[item['command'] for item in planned])
+    result['warnings'].extend(agent_warnings(plan.ops, have))
     if check_mode:
         result.update(changed=bool(plan.ops), after=predicted, diff={'before': before, 'after': predicted})
         if persist_wanted:

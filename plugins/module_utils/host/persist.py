@@ -26,8 +26,8 @@ import tempfile
 import time
 
 PACKAGE = 'ansible_collections.harvester.network.plugins.module_utils.host'
-MODULES = ('__init__', 'apply', 'argspec', 'engine', 'facts', 'model', 'netlink', 'nlmsg', 'ops', 'persist',
-           'plan', 'probes', 'store', 'validate', 'vids')
+MODULES = ('__init__', 'apply', 'argspec', 'engine', 'facts', 'harvester_agent', 'model', 'netlink', 'nlmsg', 'ops',
+           'persist', 'plan', 'probes', 'store', 'validate', 'vids', 'vocabulary')
 UNIT_NAME = 'harvester-network.service'
 
 
