@@ -152,17 +152,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.harvester.network.plugins.module_utils.node_files import read_text, write_text
+
 
 def link_exists(name):
     return os.path.exists('/sys/class/net/%s' % name)
-
-
-def read_text(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
 
 
 def running_pid(pidfile, program):
@@ -201,13 +195,6 @@ class Run(object):
 
     def fail(self, msg, **extra):
         self.module.fail_json(msg=msg, changed=bool(self.changes), changes=self.changes, **extra)
-
-    def write(self, path, content):
-        handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.%s.' % os.path.basename(path))
-        with os.fdopen(handle, 'w') as stream:
-            stream.write(content)
-        os.chmod(tmp, 0o644)
-        self.module.atomic_move(tmp, path)
 
     def start_daemon(self, argv):
         # dnsmasq daemonizes and its child may keep inherited descriptors open: give it files, not pipes (which
@@ -249,7 +236,7 @@ def prepared(run, params):
                              'before': old or '', 'after': server['config']})
             result['config_changed'].append(server['name'])
             if not run.check:
-                run.write(server['config_path'], server['config'])
+                write_text(run.module, server['config_path'], server['config'])
     return result
 
 

@@ -114,9 +114,10 @@ import importlib.util
 import os
 import platform
 import sys
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.harvester.network.plugins.module_utils.node_files import read_text, write_text
 
 MODULES_HEADER = ('# Managed by Ansible (harvester.network node_prep): kernel modules of the Harvester VLAN network, '
                   'loaded at boot.\n')
@@ -156,30 +157,11 @@ def sysctl_value(key):
         return None
 
 
-def read_text(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
 def node_links():
     try:
         return sorted(name for name in os.listdir('/sys/class/net') if os.path.isdir('/sys/class/net/%s' % name))
     except OSError:
         return []
-
-
-def write_file(module, path, content):
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        os.makedirs(folder, 0o755)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path))
-    with os.fdopen(handle, 'w') as stream:
-        stream.write(content)
-    os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, path)
 
 
 def main():
@@ -233,7 +215,7 @@ def main():
         module.exit_json(sysctls=after, **result)
 
     for path in to_write:
-        write_file(module, path, files[path])
+        write_text(module, path, files[path])
     if to_load:
         rc, _out, err = module.run_command(['modprobe', '-a'] + to_load)
         if rc != 0:
