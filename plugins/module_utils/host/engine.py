@@ -27,6 +27,7 @@ import time
 from ansible_collections.harvester.network.plugins.module_utils.host import (
     facts, model, persist, probes, profiles, store, validate)
 from ansible_collections.harvester.network.plugins.module_utils.host.apply import ApplyError, execute, rollback
+from ansible_collections.harvester.network.plugins.module_utils.host.harvester_agent import agent_warnings
 from ansible_collections.harvester.network.plugins.module_utils.host.plan import PlanError, make_plan
 
 
@@ -209,6 +210,7 @@ def _converge(profile, params, want, nl, check_mode, netns, paths, result, start
     mark = time.monotonic()
     plan, saved = _prepare(profile, params, want, have, paths, result)
     timings['plan'] = round(time.monotonic() - mark, 4)
+    result['warnings'].extend(agent_warnings(plan.ops, have))
     if check_mode:
         predicted = profile.view(params, plan.state, want)
         result.update(changed=bool(plan.ops), after=predicted, diff={'before': result['before'], 'after': predicted})

@@ -29,6 +29,12 @@ def documented():
         if os.path.isdir(path):
             found.extend((kind, name[:-3], 'plugins/%s/%s' % (folder, name)) for name in sorted(os.listdir(path))
                          if name.endswith('.py') and not name.startswith('_'))
+    # filters and tests are documented one per name, in a YAML file beside the .py file that defines them
+    for folder, kind in (('filter', 'filter'), ('test', 'test')):
+        path = os.path.join(REPO_ROOT, 'plugins', folder)
+        if os.path.isdir(path):
+            found.extend((kind, name[:-4], 'plugins/%s/%s' % (folder, name)) for name in sorted(os.listdir(path))
+                         if name.endswith('.yml'))
     roles = os.path.join(REPO_ROOT, 'roles')
     if os.path.isdir(roles):
         found.extend(('role', name, 'roles/%s/' % name) for name in sorted(os.listdir(roles))
