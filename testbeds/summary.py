@@ -74,7 +74,7 @@ def problems_of(phases, failed, files):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(prog='python -m testbeds.summary', description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(prog='python -m testbeds.summary', description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('folder', nargs='?', default='tests/output/junit')
     parser.add_argument('--phases', default='', help='the phases the run asked for (space separated)')
     parser.add_argument('--failed', default='', help='the phases that exited non-zero (space separated)')
