@@ -5,7 +5,8 @@
 #   2b. ecosystem tests (execution environment, built artifact, docs),
 #   3. cluster integration tests against a real kube-apiserver + etcd on 127.0.0.1,
 #   4. host integration tests against a real kernel with bonding/802.1Q/VLAN filtering (natively when the
-#      running kernel has them, otherwise in ONE QEMU guest with Debian's kernel),
+#      running kernel has them, otherwise in ONE QEMU guest with Debian's kernel), after the bed's selftest
+#      (`python -m testbeds.kernel selftest`: exit codes come back, timeouts fire),
 #   5. role tests: the roles and playbooks (molecule converge/verify, ansible-runner, pxe_post_install, bad
 #      variables, teardown) on nodes in that kernel with a real kube-apiserver reached through a forwarded port.
 #   6. the lab end to end (tests/integration/lab: `make lab`'s run, every report row must pass, then down).
@@ -43,7 +44,9 @@ for phase in $PHASES; do
     unit) run_phase unit "${PYTEST[@]}" tests/unit --junitxml=tests/output/junit/unit.xml ;;
     ecosystem) run_phase ecosystem "${PYTEST[@]}" tests/integration/ecosystem --junitxml=tests/output/junit/ecosystem.xml ;;
     cluster) run_phase cluster "${PYTEST[@]}" tests/integration/cluster --junitxml=tests/output/junit/cluster.xml ;;
-    host) run_phase host "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw tests/output -- \
+    host) run_phase host-selftest "$VENV/bin/python" -m testbeds.kernel selftest --auto \
+            --junitxml tests/output/junit/host-selftest.xml
+          run_phase host "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw tests/output -- \
             "${PYTEST[@]}" tests/integration/host --junitxml=tests/output/junit/host.xml ;;
     roles) run_phase roles "$VENV/bin/python" tests/integration/roles/launch.py --junitxml=tests/output/junit/roles.xml ;;
     lab) run_phase lab "${PYTEST[@]}" tests/integration/lab --junitxml=tests/output/junit/lab.xml ;;
@@ -52,5 +55,6 @@ for phase in $PHASES; do
 done
 
 step "summary after $(( $(date +%s) - started ))s"
-"$VENV/bin/python" -m testbeds.summary tests/output/junit
+"$VENV/bin/python" -m testbeds.summary tests/output/junit --phases "$PHASES" --failed "${failed[*]:-}" \
+  || failed+=(summary)
 [ ${#failed[@]} = 0 ] || { echo "failed phases: ${failed[*]}"; exit 1; }

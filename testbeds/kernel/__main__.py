@@ -35,7 +35,13 @@ def _parser():
     run.add_argument('cmd', nargs=argparse.REMAINDER, help='the command, after --')
     selftest = commands.add_parser('selftest', help="prove the bed's own mechanics (exit code, env, cwd, --rw, "
                                                     '--hostfwd, output streams, timeout) in a guest')
-    selftest.add_argument('--native', action='store_true', help='test the native path instead of the guest')
+    how = selftest.add_mutually_exclusive_group()
+    how.add_argument('--native', dest='mode', action='store_const', const='native',
+                     help='test the native path instead of the guest')
+    how.add_argument('--auto', dest='mode', action='store_const', const='auto',
+                     help='test the path `run` takes by default: native when the kernel has the features, else guest')
+    selftest.set_defaults(mode='guest')
+    selftest.add_argument('--junitxml', metavar='PATH', help='also write the checks as JUnit test cases to PATH')
     return parser
 
 
@@ -68,7 +74,7 @@ def main(argv=None):
         return 0 if ok else 1
     if args.command == 'selftest':
         from testbeds.kernel import selftest  # pylint: disable=import-outside-toplevel
-        return selftest.main('native' if args.native else 'guest')
+        return selftest.main(args.mode, junitxml=args.junitxml)
     cmd = args.cmd[1:] if args.cmd[:1] == ['--'] else args.cmd
     if not cmd:
         _parser().error('run needs a command after --')

@@ -33,7 +33,7 @@ def check():
     if os.geteuid() != 0:
         argv[1:1] = ['--map-root-user']
     try:
-        result = subprocess.run(argv, check=False, timeout=60, stdin=subprocess.DEVNULL,
+        result = subprocess.run(argv, check=False, timeout=300, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     except FileNotFoundError:
         return False, 'unshare (util-linux) is not installed, cannot probe the kernel'

@@ -16,6 +16,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from xml.sax.saxutils import quoteattr
 
 from testbeds.common import REPO_ROOT, progress
 from testbeds.kernel import guest
@@ -87,9 +88,31 @@ def _qemu_children():
     return found
 
 
-def main(mode='guest'):
-    """Run the checks; return 0 when all pass."""
+CHECKS = ('exit code', 'stdout', 'stderr', '--rw folder', 'repository stays read-only', '--hostfwd', 'timeout',
+          'no QEMU left', 'no temporary folder left')
+
+
+def write_junit(path, mode, failures, seconds):
+    """One JUnit test case per check (``failures``: [(check, text)]), for scripts/test.sh's closing total."""
+    failed = dict(failures)
+    cases = []
+    for check in CHECKS:
+        body = '<failure message=%s/>' % quoteattr(failed[check]) if check in failed else ''
+        cases.append('  <testcase classname="testbeds.kernel.selftest.%s" name=%s>%s</testcase>' % (
+            mode, quoteattr(check), body))
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write('<?xml version="1.0" encoding="utf-8"?>\n<testsuites><testsuite name="kernel-selftest" '
+                     'tests="%d" failures="%d" time="%.1f">\n%s\n</testsuite></testsuites>\n'
+                     % (len(CHECKS), len(failed), seconds, '\n'.join(cases)))
+
+
+def main(mode='guest', junitxml=None):
+    """Run the checks (``mode``: guest, native or auto); return 0 when all pass."""
+    if mode == 'auto':
+        from testbeds.kernel import probe  # pylint: disable=import-outside-toplevel
+        mode = 'native' if probe.check()[0] else 'guest'
     failures = []
+    begun = time.monotonic()
     scratch = tempfile.mkdtemp(prefix='hn-selftest-')
     saved_tempdir = tempfile.tempdir
     servers = [http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler) for _index in range(2)]
@@ -110,40 +133,42 @@ def main(mode='guest'):
         progress('selftest: command run took %.1fs' % (time.monotonic() - started))
         stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
         if rc != EXIT:
-            failures.append('exit code %s, expected %d; stderr:\n%s' % (rc, EXIT, stderr))
+            failures.append(('exit code', 'exit code %s, expected %d; stderr:\n%s' % (rc, EXIT, stderr)))
         if stdout.strip() != 'stdout-marker':
-            failures.append('stdout was %r' % stdout)
+            failures.append(('stdout', 'stdout was %r' % stdout))
         if 'stderr-marker' not in stderr or 'stdout-marker' in stderr:
-            failures.append('stderr was %r' % stderr)
+            failures.append(('stderr', 'stderr was %r' % stderr))
         try:
             with open(os.path.join(rw_dir, 'result.txt'), encoding='utf-8') as handle:
                 if handle.read() != 'written by the command':
-                    failures.append('--rw folder: wrong content')
+                    failures.append(('--rw folder', 'wrong content'))
         except OSError as exc:
-            failures.append('--rw folder: %s' % exc)
+            failures.append(('--rw folder', str(exc)))
         if mode == 'guest' and os.path.exists(os.path.join(REPO_ROOT, marker)):
             os.unlink(os.path.join(REPO_ROOT, marker))
-            failures.append('a write to the repository in the guest reached the host')
+            failures.append(('repository stays read-only', 'a write to the repository in the guest reached the host'))
         if sorted(_Handler.hits) != sorted([(ports[0], '/0'), (ports[1], '/1'), (ports[0], '/2'), (ports[1], '/3')]):
-            failures.append('--hostfwd: the host server saw %r' % _Handler.hits)
+            failures.append(('--hostfwd', 'the host server saw %r' % _Handler.hits))
 
         started = time.monotonic()
         rc = guest.run(['sleep', '600'], mode=mode, timeout=20, stdout=out, stderr=err)
         took = time.monotonic() - started
         progress('selftest: timeout run took %.1fs' % took)
         if rc != guest.TIMEOUT_EXIT or took > 60:
-            failures.append('timeout: exit %s after %.1fs, expected %d after ~20s' % (rc, took, guest.TIMEOUT_EXIT))
+            failures.append(('timeout', 'exit %s after %.1fs, expected %d after ~20s' % (rc, took, guest.TIMEOUT_EXIT)))
         if _qemu_children():
-            failures.append('QEMU processes left behind: %r' % _qemu_children())
+            failures.append(('no QEMU left', 'QEMU processes left behind: %r' % _qemu_children()))
         if os.listdir(jobs):
-            failures.append('temporary folders left behind: %r' % os.listdir(jobs))
+            failures.append(('no temporary folder left', 'temporary folders left behind: %r' % os.listdir(jobs)))
     finally:
         tempfile.tempdir = saved_tempdir
         for server in servers:
             server.shutdown()
             server.server_close()
         shutil.rmtree(scratch, ignore_errors=True)
-    for failure in failures:
-        progress('selftest: FAIL: %s' % failure)
+    if junitxml:
+        write_junit(junitxml, mode, failures, time.monotonic() - begun)
+    for check, text in failures:
+        progress('selftest: FAIL: %s: %s' % (check, text))
     progress('selftest: %s' % ('all checks passed' if not failures else '%d check(s) failed' % len(failures)))
     return 1 if failures else 0

@@ -67,6 +67,48 @@ _RCVBUF = 4 << 20
 SO_RCVBUFFORCE = 33
 
 
+class _Faults:
+    """Test seam, inert unless a test arms it: faults at the send of the n-th request.
+
+    ``inject(at, code, text, hook)`` arms one fault at the ``at``-th request (1-based) that ``Netlink.send`` hands to
+    the kernel after ``reset()``, counted across connections and calls (an apply and its rollback alike).  Just
+    before that request goes out, ``hook()`` runs (say, another process's ``ip link set``, or the test stopping
+    the process to kill it), then, with ``code``, the request is not sent and comes back refused with that errno
+    and ``text``, exactly as a refusal by the kernel would: the engine's own error handling and rollback run.
+    Requests before it go out in chunks that end at it, so "after k requests" means k requests acked.  Nothing here
+    touches the engine's control flow; with nothing armed, ``send`` checks one empty dict per chunk.
+    """
+
+    def __init__(self):
+        self.armed = {}
+        self.seen = 0
+
+    def reset(self):
+        self.armed = {}
+        self.seen = 0
+
+    def inject(self, at, code=None, text='fault injected by a test', hook=None):
+        self.armed[at] = (code, text, hook)
+
+    def next_at(self):
+        """How many requests may go out before the next armed fault (None: no limit)."""
+        pending = [at for at in self.armed if at > self.seen]
+        return min(pending) - self.seen - 1 if pending else None
+
+    def fire(self):
+        """The next request is the armed one: run its hook; return (errno, text) to refuse it, or None."""
+        code, text, hook = self.armed.pop(self.seen + 1)
+        if hook is not None:
+            hook()
+        if code:
+            self.seen += 1
+            return code, text
+        return None
+
+
+FAULTS = _Faults()
+
+
 def pyroute2_missing():
     """True when this run needs pyroute2 (the pyroute2 codec was asked for) and it is not installed."""
     return not HAS_PYROUTE2 and os.environ.get('HARVESTER_NETWORK_CODEC') == 'pyroute2'
@@ -270,10 +312,24 @@ class Netlink:
         failures = []
         position = 0
         while position < len(messages):
+            limit = len(messages)
+            if FAULTS.armed:  # the test seam (see _Faults); never armed in a real run
+                room = FAULTS.next_at()
+                if room == 0:
+                    refused = FAULTS.fire()
+                    if refused:
+                        failures.append((position,) + refused)
+                        position += 1
+                        if stop_on_error:
+                            break
+                    continue
+                if room is not None:
+                    limit = min(limit, position + room)
             expected = {}
             chunk = bytearray()
             count = 0
-            while position < len(messages) and count < _CHUNK_MESSAGES and len(chunk) < _CHUNK:
+            first = position
+            while position < limit and count < _CHUNK_MESSAGES and len(chunk) < _CHUNK:
                 data = messages[position]
                 offset = 0
                 while offset < len(data):
@@ -284,6 +340,7 @@ class Netlink:
                 chunk += data
                 position += 1
             sock.send(bytes(chunk))
+            FAULTS.seen += position - first
             failed = self._acks(sock, expected)
             failures.extend(failed)
             if failed and stop_on_error:

@@ -312,7 +312,14 @@ class SetBondOptions(Op):
         if not old.get('miimon'):
             undo.pop('updelay', None)
             undo.pop('downdelay', None)
-        return [SetBondOptions(link=self.link, options=undo)] if undo else []
+        # The kernel sets the mode first and refuses an option the new mode does not take ("mode dependency
+        # failed"), so options only the current mode takes (an 802.3ad bond's lacp_rate) go back before the mode.
+        early = {}
+        if 'mode' in undo:
+            modes = model.BOND_OPTION_MODES
+            early = dict((key, undo.pop(key)) for key in list(undo) if key in modes
+                         and after.get('mode') in modes[key] and undo['mode'] not in modes[key])
+        return [SetBondOptions(link=self.link, options=options) for options in (early, undo) if options]
 
 
 class SetBridgeOptions(Op):
@@ -406,9 +413,12 @@ class SetMaster(Op):
             if self.master in before['bonds'] and link.get('up'):
                 ops.append(SetUp(link=self.link, up=True))
         if old:
-            if old in before['bonds'] and link.get('up'):
+            reopen = old in before['bonds'] and bool(link.get('up'))
+            if reopen:
                 ops.append(SetUp(link=self.link, up=False))
-            ops.append(SetMaster(link=self.link, master=old))
+            # "up" too: enslaving opens the slave, but if the release never happened (its request failed) the
+            # kernel takes the enslave as a no-op and only "up" brings back the slave the undo took down.
+            ops.append(SetMaster(link=self.link, master=old, up=reopen or None))
             if old in before['bridges']:
                 ops.extend(_restore_tables(before, [self.link], after_join=True))
         return ops

@@ -518,9 +518,15 @@ def want_from_state(state):
         kind = link.get('kind')
         if kind == 'bond':
             bond = state['bonds'][name]
-            spec = dict((key, bond.get(key)) for key in model.BOND_OPTIONS)
-            spec['primary'] = bond.get('_primary_name') or ''
-            spec['arp_ip_target'] = list(bond.get('arp_ip_target') or [])
+            # Only the options the bond's mode takes: re-creating a deleted balance-rr bond with lacp_rate (say)
+            # is refused by the kernel ("mode dependency failed"), and the rollback would lose the bond.
+            mode = bond.get('mode')
+            spec = dict((key, bond.get(key)) for key in model.BOND_OPTIONS
+                        if key == 'mode' or mode in model.BOND_OPTION_MODES[key])
+            if 'primary' in spec:
+                spec['primary'] = bond.get('_primary_name') or ''
+            if 'arp_ip_target' in spec:
+                spec['arp_ip_target'] = list(bond.get('arp_ip_target') or [])
             if not bond.get('miimon'):
                 spec['updelay'] = spec['downdelay'] = None
             if bond.get('arp_interval'):

@@ -9,6 +9,7 @@ Fixtures:
 ``netns``       a fresh, uniquely named network namespace (a :class:`Netns`), deleted after the test even when it
                 fails, together with every device in it and every process still running in it.
 ``make_netns``  a factory for more of them: ``make_netns('sw')`` -> :class:`Netns` (all deleted after the test).
+``module_netns`` the same factory for namespaces shared by the tests of one module.
 ``veth``        ``veth(ns_a, 'name_a', ns_b, 'name_b')``: a veth pair between two namespaces, both ends up.
 
 A :class:`Netns` has ``name`` and ``path`` (``/run/netns/<name>``, what CNI_NETNS wants) and helpers:
@@ -146,11 +147,10 @@ def _slug(text, size):
     return re.sub(r'[^A-Za-z0-9]+', '-', text).strip('-')[:size].strip('-') or 'test'
 
 
-@pytest.fixture
-def make_netns(request):
-    """Factory: ``make_netns(label='')`` -> a fresh :class:`Netns`; every one is deleted after the test."""
+def _netns_factory(owner):
+    """(make, destroy_all): ``make(label='')`` creates a namespace named after ``owner``."""
     made = []
-    test = _slug(request.node.name.replace('test_', '', 1), 20)
+    test = _slug(owner.replace('test_', '', 1), 20)
 
     def make(label=''):
         for _attempt in range(5):
@@ -164,15 +164,32 @@ def make_netns(request):
         namespace.ip('link', 'set', 'lo', 'up')
         return namespace
 
+    def destroy_all():
+        errors = []
+        for namespace in reversed(made):
+            try:
+                namespace.destroy()
+            except AssertionError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise AssertionError('; '.join(errors))
+    return make, destroy_all
+
+
+@pytest.fixture
+def make_netns(request):
+    """Factory: ``make_netns(label='')`` -> a fresh :class:`Netns`; every one is deleted after the test."""
+    make, destroy_all = _netns_factory(request.node.name)
     yield make
-    errors = []
-    for namespace in reversed(made):
-        try:
-            namespace.destroy()
-        except AssertionError as exc:
-            errors.append(str(exc))
-    if errors:
-        raise AssertionError('; '.join(errors))
+    destroy_all()
+
+
+@pytest.fixture(scope='module')
+def module_netns(request):
+    """Like ``make_netns``, for namespaces shared by the tests of one module (deleted after the last one)."""
+    make, destroy_all = _netns_factory(request.module.__name__.split('.')[-1])
+    yield make
+    destroy_all()
 
 
 @pytest.fixture

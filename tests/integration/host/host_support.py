@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+import witness
+
 from ansible_collections.harvester.network.plugins.module_utils.host import engine, facts
 from ansible_collections.harvester.network.plugins.module_utils.host.persist import Paths
 
@@ -62,11 +64,15 @@ class Node:
         raise AssertionError('%s did not fail: %s' % (module, json.dumps(result, default=str)[:2000]))
 
     def converge(self, module, params):
-        """Apply, then apply again: the second run must be a no-op.  Returns the first result."""
+        """Apply, then apply again: the second run must be a no-op, and the independent witness (iproute2 and
+        sysfs) must see the same node before and after it.  Returns the first result."""
         first = self.run(module, params)
+        seen = witness.settled(self.ns.name)
         second = self.run(module, params)
         assert second['changed'] is False, 'not idempotent: %s' % second.get('commands')
         assert second.get('commands', []) == []
+        changed = witness.differences(seen, witness.snapshot(self.ns.name))
+        assert changed == [], 'the second run changed the node: %s' % changed
         return first
 
     def state(self):

@@ -4,9 +4,11 @@ import socket
 
 import pytest
 
+import witness
 from host_support import make_node
 
-from ansible_collections.harvester.network.plugins.module_utils.host import apply, engine, facts
+from ansible_collections.harvester.network.plugins.module_utils.host import apply, facts
+from ansible_collections.harvester.network.plugins.module_utils.host.netlink import FAULTS
 
 
 @pytest.fixture
@@ -28,7 +30,7 @@ def node(make_netns, veth, tmp_path):
 def test_failing_gateway_probe_restores_exactly(node):
     """The management NIC goes into the data bond by mistake (a bond slave cannot keep its address): the node
     loses its gateway, the default probe notices, and everything done in the same run comes back."""
-    before = node.state()
+    before, seen = node.state(), witness.snapshot(node.ns.name)
     error = node.fail('host_network', {
         'state': 'replaced',
         'bonds': [{'name': 'data-bo', 'mode': '802.3ad', 'slaves': ['eth1', 'eth2', 'eth4'], 'lacp_rate': 'fast'}],
@@ -42,17 +44,19 @@ def test_failing_gateway_probe_restores_exactly(node):
     assert facts.differences(before, after) == []
     assert facts.to_config(after) == facts.to_config(before)
     assert error.result['changed'] is False
+    assert witness.differences(seen, witness.snapshot(node.ns.name), new_link_local_ok=True) == []
     node.ns.run(['ping', '-c', '1', '-W', '5', '192.168.122.1'])
 
 
 def test_failing_tcp_probe_restores(node):
     """A user probe: the API server port must answer; nothing listens there, so the change is rolled back."""
-    before = node.state()
+    before, seen = node.state(), witness.snapshot(node.ns.name)
     error = node.fail('host_network', {
         'bridges': [{'name': 'data-br', 'uplink': 'data-bo', 'ports': ['vm1', 'vm2'], 'mtu': 9000}],
         'probes': {'gateway': False, 'tcp': [{'host': '192.168.122.1', 'port': 6443, 'timeout': 1.0}]}})
     assert 'tcp 192.168.122.1:6443' in str(error) and error.result['rollback']['restored'] is True
     assert facts.differences(before, node.state()) == []
+    assert witness.differences(seen, witness.snapshot(node.ns.name), new_link_local_ok=True) == []
 
 
 def test_probe_passes_keeps_the_change(node):
@@ -73,21 +77,19 @@ def test_probe_passes_keeps_the_change(node):
     assert node.link('vm2')['master'] == 'data-br'
 
 
-def test_netlink_error_midway_restores(node, monkeypatch):
-    """eth3 vanishes between planning and applying (a NIC unplugged): the bond change fails on it, the error
-    says so, and everything done before is undone."""
-    before = node.state()
-    real_execute = engine.execute
-
-    def unplug_then_execute(nl, have, ops, stop_on_error=True):
-        node.ns.ip('link', 'del', 'eth3')
-        return real_execute(nl, have, ops, stop_on_error)
-
-    monkeypatch.setattr(engine, 'execute', unplug_then_execute)
-    error = node.fail('host_network', {
-        'bonds': [{'name': 'data-bo', 'slaves': ['eth1', 'eth2', 'eth3'], 'mtu': 4000}],
-        'vlans': [{'port': 'data-bo', 'vids': ['300-399']}],
-        'probes': {'enabled': False}})
+def test_netlink_error_midway_restores(node):
+    """eth3 vanishes between planning and applying (a NIC unplugged, just before the first request goes out): the
+    bond change fails on it, the error says so, and everything done before is undone."""
+    before, seen = node.state(), witness.snapshot(node.ns.name)
+    FAULTS.reset()
+    FAULTS.inject(1, hook=lambda: node.ns.ip('link', 'del', 'eth3'))
+    try:
+        error = node.fail('host_network', {
+            'bonds': [{'name': 'data-bo', 'slaves': ['eth1', 'eth2', 'eth3'], 'mtu': 4000}],
+            'vlans': [{'port': 'data-bo', 'vids': ['300-399']}],
+            'probes': {'enabled': False}})
+    finally:
+        FAULTS.reset()
     message = str(error)
     assert 'apply failed: ip link set eth3' in message and 'No such device' in message
     report = error.result['rollback']
@@ -95,6 +97,8 @@ def test_netlink_error_midway_restores(node, monkeypatch):
     journal = dict((entry['op'], entry['status']) for entry in error.result['journal'])
     assert journal['ip link set eth2 master data-bo'] == 'done'
     assert facts.differences(apply.without_links(before, ['eth3', 'sw-eth3']), node.state()) == []
+    gone = witness.without_links(seen, ['eth3'])
+    assert witness.differences(gone, witness.snapshot(node.ns.name), new_link_local_ok=True) == []
 
 
 def test_rollback_disabled_leaves_the_node(node):

@@ -200,3 +200,39 @@ def test_rollback_plan_restores_exactly():
         'bo0': bond_spec(mode='balance-xor', slaves=['eth1', 'eth2'])})).state
     back = make_plan(after, want_from_state(before))
     assert facts.differences(before, back.state) == []
+
+
+def test_rollback_recreates_a_deleted_bond_with_the_options_of_its_mode_only():
+    """Found by the fault-injection test on the real kernel: the way back to a deleted balance-rr bond must not
+    send lacp_rate, ad_select, min_links, xmit_hash_policy or primary (the kernel refuses them in that mode)."""
+    for mode in model.BOND_MODES:
+        before = Node().bond('old-bo', slaves=['eth4'], mode=mode).nic('eth1').state
+        after = make_plan(before, want(state='overridden', bonds={})).state
+        assert 'old-bo' not in after['links']
+        back = make_plan(after, want_from_state(before))
+        create = [op for op in back.ops if op.name == 'create_link']
+        assert len(create) == 1, commands(back)
+        assert all(mode in model.BOND_OPTION_MODES[key] for key in create[0].options if key != 'mode'), \
+            create[0].command()
+        assert facts.differences(before, back.state) == []
+
+
+def test_undoing_a_mode_change_restores_options_of_the_old_mode_first():
+    """Found on the real kernel: undoing active-backup -> 802.3ad + lacp_rate fast in one request set the mode
+    first, then the kernel refused lacp_rate (not an active-backup option) and kept fast.  lacp_rate goes back
+    while the bond is still 802.3ad."""
+    from ansible_collections.harvester.network.plugins.module_utils.host.ops import SetBondOptions
+    before = Node().bond('bo0', slaves=['eth1'], mode='active-backup').state
+    op = SetBondOptions(link='bo0', options={'mode': '802.3ad', 'lacp_rate': 'fast'})
+    undo = op.inverse(before)
+    assert [item.options for item in undo] == [{'lacp_rate': 'slow'}, {'mode': 'active-backup'}]
+
+
+def test_undoing_a_release_that_never_happened_leaves_the_slave_up():
+    """Found on the real kernel: the release of eth1 failed (never happened); its undo took eth1 down and
+    re-enslaved it, which the kernel takes as a no-op on a link already enslaved: eth1 stayed down.  The
+    re-enslave now says "up" as well."""
+    from ansible_collections.harvester.network.plugins.module_utils.host.ops import SetMaster
+    before = Node().bond('bo0', slaves=['eth1'], mode='active-backup').state
+    undo = SetMaster(link='eth1', master=None).inverse(before)
+    assert [op.command() for op in undo] == ['ip link set eth1 down', 'ip link set eth1 master bo0 up']

@@ -1,0 +1,404 @@
+"""The independent witness: what a network namespace holds, read only with iproute2's JSON output and sysfs.
+
+It never imports the collection: a bug in the engine's netlink reader (``netlink.py``) cannot hide itself from a
+test that compares snapshots taken here.  One ``ip netns exec NS sh -c ...`` process per snapshot runs
+
+    ip -j -d link show; ip -j addr show; ip -j route show table all; ip -j -6 route show table all;
+    bridge -c -j vlan show; grep -r . /sys/class/net/*/bonding/ /sys/class/net/*/bridge/
+
+(``ip netns exec`` mounts the namespace's own sysfs, so /sys/class/net is the namespace's).
+
+``snapshot(ns)`` returns a plain dict::
+
+    {'links': {name: {ifindex, kind, slave_kind, mtu, mac, promiscuity, operstate, flags, master, info, slave}},
+     'addresses': {name: [sorted 'family local/prefixlen scope flags' strings]},
+     'routes': [sorted route strings of every table, IPv4 and IPv6],
+     'vlans': {port: {vid: sorted flags}},
+     'sysfs': {name: {'bonding/<file>' or 'bridge/<file>': text}}}
+
+Only what changes by itself is left out: counters, timers, LACP partner data, DAD's "tentative" flag and address
+lifetimes.  ``differences(a, b)`` lists what differs, path by path; ``config_differences(config, snap)`` checks a
+configuration in the shape host_network takes and gathers (check mode's predicted ``after``) against a snapshot.
+"""
+
+import copy
+import ipaddress
+import json
+import subprocess
+import time
+
+SEPARATOR = '@@witness@@'
+_SCRIPT = ('ip -j -d link show; echo {s}; ip -j addr show; echo {s}; ip -j route show table all; echo {s}; '
+           'ip -j -6 route show table all; echo {s}; bridge -c -j vlan show; echo {s}; '
+           'grep -rs . /sys/class/net/*/bonding/ /sys/class/net/*/bridge/; true').format(s=SEPARATOR)
+# Values that change by themselves (timers, counters, LACP negotiation with a partner that never answers).
+_VOLATILE = ('timer', 'link_failure', 'ad_partner', 'ad_aggregator', 'ad_num_ports', 'ad_actor_oper',
+             'ad_partner_oper', 'gso_', 'gro_', 'tso_', 'stats', 'num_tx_queues', 'num_rx_queues')
+_LINK_KEYS = ('ifindex', 'mtu', 'operstate', 'promiscuity', 'master', 'link', 'link_index', 'link_netnsid',
+              'txqlen', 'min_mtu', 'max_mtu', 'inet6_addr_gen_mode')
+
+
+def _volatile(key):
+    return any(word in key for word in _VOLATILE)
+
+
+def _plain(data):
+    """A dict without its volatile keys (recursively)."""
+    if isinstance(data, dict):
+        return dict((key, _plain(value)) for key, value in data.items() if not _volatile(key))
+    if isinstance(data, list):
+        return [_plain(value) for value in data]
+    return data
+
+
+def raw(ns_name=None):
+    """The six outputs of one witness process, as text (``ns_name`` None: the caller's namespace)."""
+    argv = ['sh', '-c', _SCRIPT]
+    if ns_name:
+        argv = ['ip', 'netns', 'exec', ns_name] + argv
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False,
+                            timeout=120)
+    parts = result.stdout.split(SEPARATOR + '\n')
+    if len(parts) != 6:
+        raise AssertionError('witness: unexpected output (%d parts): %s' % (len(parts), result.stderr))
+    return parts
+
+
+def _route_text(route):
+    route = _plain(route)
+    family = 'inet6' if ':' in (route.get('dst', '') + route.get('gateway', '') + route.get('prefsrc', '')) else 'inet'
+
+    route.pop('expires', None)
+    if not route.get('flags'):
+        route.pop('flags', None)
+    nexthops = route.pop('nexthops', None)
+    text = '%s %s' % (family, ' '.join('%s=%s' % (key, route[key]) for key in sorted(route)))
+    if nexthops:
+        text += ' nexthops=%s' % ','.join(sorted(json.dumps(_plain(hop), sort_keys=True) for hop in nexthops))
+    return text
+
+
+def parse(parts):
+    """The snapshot dict of ``raw()``'s output."""
+    links_json, addr_json, route4_json, route6_json, vlan_json, sysfs_text = parts
+    snap = {'links': {}, 'addresses': {}, 'routes': [], 'vlans': {}, 'sysfs': {}}
+    for item in json.loads(links_json or '[]'):
+        info = item.get('linkinfo') or {}
+        link = dict((key, item.get(key)) for key in _LINK_KEYS if key in item)
+        link.update(kind=info.get('info_kind'), slave_kind=info.get('info_slave_kind'),
+                    mac=item.get('address'), flags=sorted(item.get('flags') or []),
+                    info=_plain(info.get('info_data') or {}), slave=_plain(info.get('info_slave_data') or {}))
+        snap['links'][item['ifname']] = link
+    for item in json.loads(addr_json or '[]'):
+        entries = []
+        for addr in item.get('addr_info') or []:
+            flags = sorted(key for key in ('secondary', 'noprefixroute', 'dynamic', 'permanent', 'deprecated',
+                                           'dadfailed', 'mngtmpaddr', 'nodad') if addr.get(key))
+            entries.append('%s %s/%s scope %s%s' % (addr.get('family'), addr.get('local'), addr.get('prefixlen'),
+                                                    addr.get('scope'), ''.join(' ' + flag for flag in flags)))
+        snap['addresses'][item['ifname']] = sorted(entries)
+    # ``table all`` without -6 lists IPv6 routes too (iproute2 6.1): one set of both outputs.
+    snap['routes'] = sorted(set(_route_text(route) for text in (route4_json, route6_json)
+                                for route in json.loads(text or '[]')))
+    for item in json.loads(vlan_json or '[]'):
+        table = {}
+        for entry in item.get('vlans') or []:
+            for vid in range(entry['vlan'], entry.get('vlanEnd', entry['vlan']) + 1):
+                table[vid] = sorted(entry.get('flags') or [])
+        snap['vlans'][item['ifname']] = table
+    for line in sysfs_text.splitlines():
+        path, _sep, value = line.partition(':')
+        pieces = path.split('/')  # /sys/class/net/NAME/(bonding|bridge)/FILE
+        if len(pieces) != 7 or _volatile(pieces[6]):
+            continue
+        snap['sysfs'].setdefault(pieces[4], {})['%s/%s' % (pieces[5], pieces[6])] = value
+    return snap
+
+
+def snapshot(ns_name=None, settle=5.0):
+    """The namespace ``ns_name`` (or the caller's) as iproute2 and sysfs show it, once no IPv6 address is still
+    in duplicate address detection (its local route only appears after it; waits up to ``settle`` seconds)."""
+    deadline = time.monotonic() + settle
+    while True:
+        parts = raw(ns_name)
+        if '"tentative":true' not in parts[1].replace(' ', '') or time.monotonic() > deadline:
+            return parse(parts)
+        time.sleep(0.2)
+
+
+def new_link_local(line):
+    """Is this difference an IPv6 link-local address (or its route, or the link's ff00::/8 multicast route) that
+    the kernel added by itself?
+
+    A link that first gets carrier during a run (a bridge when an up port joins it) gets its fe80:: address then,
+    and keeps it when the run is rolled back.  The engine manages no link-local address (gathered output leaves
+    them out), so a rollback leaves it: ``differences(..., new_link_local_ok=True)`` accepts such additions, never a
+    link-local address that went missing."""
+    return ': not expected, found ' in line and (' fe80:' in line or 'dst=fe80:' in line or 'dst=ff00::/8' in line)
+
+
+def settled(ns_name=None, tries=6, pause=0.3):
+    """A snapshot once the node has stopped changing by itself (a bond's MII monitor bringing the carrier up a
+    tick after a change, the link-local setup that follows): two consecutive snapshots equal, or the last one."""
+    last = snapshot(ns_name)
+    for _attempt in range(tries):
+        time.sleep(pause)
+        again = snapshot(ns_name)
+        if again == last:
+            return again
+        last = again
+    return last
+
+
+def differences(expected, actual, ignore_index=(), new_link_local_ok=False, limit=40):
+    """Path-by-path differences between two snapshots; ``ignore_index`` names links whose ifindex (and the
+    index other links hold of them) may differ because they were deleted and made again."""
+    found = []
+    if new_link_local_ok:
+        return [line for line in differences(expected, actual, ignore_index, limit=1000)
+                if not new_link_local(line)][:limit]
+
+    def walk(path, a, b):
+        if len(found) >= limit:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b), key=str):
+                if key not in b:
+                    found.append('%s%s: expected %s, missing' % (path, key, _short(a[key])))
+                elif key not in a:
+                    found.append('%s%s: not expected, found %s' % (path, key, _short(b[key])))
+                else:
+                    walk('%s%s.' % (path, key), a[key], b[key])
+        elif isinstance(a, list) and isinstance(b, list) and path.startswith(('routes', 'addresses')):
+            for item in sorted(set(a) - set(b)):
+                found.append('%s: expected %s, missing' % (path.rstrip('.'), item))
+            for item in sorted(set(b) - set(a)):
+                found.append('%s: not expected, found %s' % (path.rstrip('.'), item))
+        elif a != b:
+            found.append('%s: expected %s, found %s' % (path.rstrip('.'), _short(a), _short(b)))
+
+    expected, actual = _without_index(expected, ignore_index), _without_index(actual, ignore_index)
+    for section in ('links', 'addresses', 'routes', 'vlans', 'sysfs'):
+        walk(section + '.', expected[section], actual[section])
+    return found[:limit]
+
+
+def without_links(snap, names):
+    """``snap`` as if the links ``names`` had never been there (for a node that lost them)."""
+    snap = copy.deepcopy(snap)
+    for name in names:
+        for section in ('links', 'addresses', 'vlans', 'sysfs'):
+            snap[section].pop(name, None)
+        snap['routes'] = [route for route in snap['routes'] if ' dev=%s ' % name not in route + ' ']
+    return snap
+
+
+def _without_index(snap, names):
+    if not names:
+        return snap
+    snap = copy.deepcopy(snap)
+    for name in names:
+        link = snap['links'].get(name)
+        if link:
+            link.pop('ifindex', None)
+    # A veth peer refers to its other end by index: drop those that point at a re-made link.
+    for link in snap['links'].values():
+        if link.get('link') in names:
+            link.pop('link_index', None)
+    return snap
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) < 160 else text[:157] + '...'
+
+
+# ---------------------------------------------------------------------------------- configurations
+
+def _vid_set(items):
+    vids = set()
+    for item in items or []:
+        first, _sep, last = str(item).partition('-')
+        vids.update(range(int(first), int(last or first) + 1))
+    return vids
+
+
+def _members(snap, name):
+    return sorted(port for port, link in snap['links'].items() if link.get('master') == name)
+
+
+def _word(value):
+    """sysfs 'fast 1' -> 'fast'."""
+    return value.split()[0] if value else ''
+
+
+def _flag(snap, name, flag):
+    return flag in snap['links'][name]['flags']
+
+
+def bond_differences(item, snap):
+    name = item['name']
+    link = snap['links'].get(name)
+    if link is None or link['kind'] != 'bond':
+        return ['bond %s: not on the node' % name]
+    files = snap['sysfs'].get(name, {})
+    seen = {'mode': _word(files.get('bonding/mode')), 'slaves': _members(snap, name), 'mtu': link['mtu'],
+            'mac': link['mac'], 'up': _flag(snap, name, 'UP'),
+            'lacp_rate': _word(files.get('bonding/lacp_rate')), 'ad_select': _word(files.get('bonding/ad_select')),
+            'xmit_hash_policy': _word(files.get('bonding/xmit_hash_policy')),
+            'arp_ip_target': sorted((files.get('bonding/arp_ip_target') or '').split()),
+            'primary': files.get('bonding/primary') or None}
+    for key in ('miimon', 'updelay', 'downdelay', 'arp_interval', 'min_links'):
+        seen[key] = int(files['bonding/' + key]) if 'bonding/' + key in files else None
+    return _claims('bond ' + name, item, seen, ('name',))
+
+
+def _claims(label, item, seen, skip):
+    """Each claim of ``item`` (but ``skip``) against what the witness ``seen``; lists compare as sets."""
+    problems = []
+    for key, value in item.items():
+        # None: not predicted, by design: a MAC the kernel derives, or a bridge MTU that depends on whether it
+        # was pinned before the run (ops._bridge_mtu_follow_ports).
+        if key in skip or (key in ('mac', 'mtu') and value is None):
+            continue
+        if key not in seen:
+            problems.append('%s: %s=%r is not something the witness reads' % (label, key, value))
+        elif seen[key] != (sorted(value) if isinstance(value, list) else value):
+            problems.append('%s: %s predicted %r, node has %r' % (label, key, value, seen[key]))
+    return problems
+
+
+def bridge_differences(item, snap):
+    name = item['name']
+    link = snap['links'].get(name)
+    if link is None or link['kind'] != 'bridge':
+        return ['bridge %s: not on the node' % name]
+    files = snap['sysfs'].get(name, {})
+    members = _members(snap, name)
+    seen = {'vlan_filtering': files.get('bridge/vlan_filtering') == '1',
+            'default_pvid': int(files.get('bridge/default_pvid') or 0), 'stp': files.get('bridge/stp_state') != '0',
+            'promisc': _flag(snap, name, 'PROMISC'), 'mtu': link['mtu'], 'mac': link['mac'],
+            'up': _flag(snap, name, 'UP')}
+    problems = _claims('bridge ' + name, item, seen,
+                       ('name', 'uplink', 'ports', 'addresses', 'uplink_addresses', 'routes'))
+    predicted = sorted(list(item.get('ports') or []) + ([item['uplink']] if item.get('uplink') else []))
+    if predicted != members:
+        problems.append('bridge %s: ports predicted %r, node has %r' % (name, predicted, members))
+    for key, owner in (('addresses', name), ('uplink_addresses', item.get('uplink'))):
+        if key in item:
+            have = sorted(entry['address'] for entry in addresses_of(snap) if entry['interface'] == owner)
+            if sorted(_norm_address(a) for a in item[key]) != have:
+                problems.append('bridge %s: %s predicted %r, node has %r' % (name, key, item[key], have))
+    if 'routes' in item:
+        links = set([name, item.get('uplink')])
+        have = [route for route in routes_of(snap) if route['interface'] in links]
+        problems += _route_problems(item['routes'], have, 'bridge %s: routes' % name)
+    return problems
+
+
+def vlan_table(snap, port):
+    """{vid: set of 'PVID'/'Egress Untagged'} of a port."""
+    return dict((vid, set(flags)) for vid, flags in (snap['vlans'].get(port) or {}).items())
+
+
+def vlan_differences(item, snap):
+    port = item['port']
+    table = vlan_table(snap, port)
+    pvids = [vid for vid, flags in table.items() if 'PVID' in flags]
+    untagged = set(vid for vid, flags in table.items() if 'Egress Untagged' in flags)
+    pvid = pvids[0] if pvids else 0
+    tagged = set(table) - untagged - set([pvid])
+    problems = []
+    if item.get('bridge') is not None and snap['links'].get(port, {}).get('master') != item['bridge'] \
+            and port != item['bridge']:
+        problems.append('vlans %s: bridge predicted %s, node has %s' % (
+            port, item['bridge'], snap['links'].get(port, {}).get('master')))
+    for key, want, have in (('pvid', item.get('pvid') or 0, pvid), ('vids', _vid_set(item.get('vids')), tagged),
+                            ('untagged', _vid_set(item.get('untagged')), untagged)):
+        if want != have:
+            problems.append('vlans %s: %s predicted %s, node has %s' % (port, key, _short(want), _short(have)))
+    return problems
+
+
+def _norm_address(text):
+    return str(ipaddress.ip_interface(text))
+
+
+def addresses_of(snap):
+    """Global/site/host addresses (no link-local ones, as gathered output leaves them out), normalised."""
+    found = []
+    for name, entries in snap['addresses'].items():
+        if name == 'lo':
+            continue
+        for entry in entries:
+            family, local, _scope_word, scope = entry.split()[:4]
+            if scope == 'link' or family not in ('inet', 'inet6'):
+                continue
+            found.append({'interface': name, 'address': _norm_address(local)})
+    return found
+
+
+def routes_of(snap):
+    """Unicast routes of the main table that someone configured (not the kernel's own), as {dst, gateway,
+    interface, metric}."""
+    found = []
+    for text in snap['routes']:
+        family, rest = text.split(' ', 1)
+        fields = dict(part.split('=', 1) for part in rest.split(' ') if '=' in part and not part.startswith(
+            'nexthops='))
+        if fields.get('table', 'main') != 'main' or fields.get('type', 'unicast') != 'unicast' \
+                or fields.get('protocol') in ('kernel', 'ra', 'redirect') or 'nexthops=' in text:
+            continue
+        dst = fields['dst']
+        if dst == 'default':
+            dst = '::/0' if family == 'inet6' else '0.0.0.0/0'
+        dst = str(ipaddress.ip_network(dst, strict=False))
+        if dst.startswith('fe80:'):
+            continue
+        found.append({'dst': dst, 'gateway': fields.get('gateway'), 'interface': fields.get('dev'),
+                      'metric': int(fields.get('metric', 0))})
+    return found
+
+
+def _route_key(route):
+    gateway = route.get('gateway')
+    return (str(ipaddress.ip_network(route['dst'], strict=False)), str(ipaddress.ip_address(gateway)) if gateway
+            else None, route.get('interface'), int(route.get('metric') or 0))
+
+
+def _route_problems(predicted, have, label):
+    want = sorted(map(_route_key, predicted), key=str)
+    seen = sorted(map(_route_key, have), key=str)
+    return [] if want == seen else ['%s predicted %r, node has %r' % (label, want, seen)]
+
+
+def config_differences(config, snap):
+    """Every claim of a host_network-shaped configuration (check mode's ``after``) checked against the node,
+    and (for each section given) nothing on the node that the configuration leaves out."""
+    problems = []
+    if 'bonds' in config:
+        for item in config['bonds']:
+            problems += bond_differences(item, snap)
+        extra = set(n for n, l in snap['links'].items() if l['kind'] == 'bond') - set(i['name'] for i in config['bonds'])
+        problems += ['bond %s: on the node, not predicted' % name for name in sorted(extra)]
+    if 'bridges' in config:
+        for item in config['bridges']:
+            problems += bridge_differences(item, snap)
+        extra = set(n for n, l in snap['links'].items() if l['kind'] == 'bridge') - set(
+            i['name'] for i in config['bridges'])
+        problems += ['bridge %s: on the node, not predicted' % name for name in sorted(extra)]
+    if 'vlans' in config:
+        for item in config['vlans']:
+            problems += vlan_differences(item, snap)
+        filtering = set(name for name, files in snap['sysfs'].items() if files.get('bridge/vlan_filtering') == '1')
+        ports = set(name for name, link in snap['links'].items() if link.get('master') in filtering) | filtering
+        extra = ports - set(item['port'] for item in config['vlans'])
+        problems += ['vlans %s: a VLAN-filtering port on the node, not predicted' % name for name in sorted(extra)]
+    if 'addresses' in config:
+        want = sorted((a['interface'], _norm_address(a['address'])) for a in config['addresses'])
+        have = sorted((a['interface'], a['address']) for a in addresses_of(snap))
+        if want != have:
+            problems.append('addresses predicted %r, node has %r' % (want, have))
+    if 'routes' in config:
+        problems += _route_problems(config['routes'], routes_of(snap), 'routes')
+    return problems
