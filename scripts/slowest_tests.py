@@ -39,8 +39,9 @@ def main(argv):
     count = int(argv[2]) if len(argv) > 2 else 10
     rows = slowest(folder, count)
     sys.stdout.write('the %d slowest tests (JUnit files in %s):\n' % (len(rows), folder))
+    width = max([len(phase) for _seconds, phase, _name in rows] + [5])
     for seconds, phase, name in rows:
-        sys.stdout.write('  %8.1fs  %-10s %s\n' % (seconds, phase, name))
+        sys.stdout.write('  %8.1fs  %-*s  %s\n' % (seconds, width, phase, name))
     return 0
 
 
