@@ -95,7 +95,7 @@ def _playbook(args, paths):
 
 
 def _keeper(args, _paths):
-    return lifecycle.keeper_main(os.path.abspath(args.state_dir), args.profile, args.ttl)
+    return lifecycle.keeper_main(os.path.abspath(args.state_dir), args.profile, args.ttl, args.extra_profile)
 
 
 def parser():
@@ -128,6 +128,7 @@ def parser():
     cmd.add_argument('state_dir')
     cmd.add_argument('--profile', default=PROFILE)
     cmd.add_argument('--ttl', type=float, required=True)
+    cmd.add_argument('--extra-profile', action='append', default=[], choices=sorted(PROFILE_VARS))
     cmd.set_defaults(func=_keeper)
     return top
 

@@ -96,6 +96,8 @@ class World:
                               for name, item in data['nodes'].items())
             self.gateway = _interface(data['management']['gateway'], 'management.gateway')
             self.uplink_nics = list(data['uplink_nics'])
+            # NICs cabled to the switch but left off its bridges (a PXE-style bond of node_prep can take them)
+            self.spare_nics = list(data.get('spare_nics') or [])
             self.trunk_vlans = sorted(int(vid) for vid in data['switch']['trunk_vlans'])
             self.native_vlan = int(data['switch'].get('native_vlan', 1))
             router = data.get('router') or {}

@@ -99,10 +99,12 @@ def write_node_interpreters(paths, world):
 # the keeper
 
 
-def start(paths, world, profile=PROFILE, ttl=None, timeout=900):
+def start(paths, world, profile=PROFILE, ttl=None, timeout=900, extra_profiles=()):  # pylint: disable=too-many-arguments
     """Start the keeper in the background and wait until the API server answers and the agent is ready.
 
-    Returns the cluster info ({kubeconfig, server, port, bed}). Raises LabError (and cleans up) on failure.
+    ``extra_profiles``: more API servers (other Harvester generations) on the same etcd, for the controller only
+    (their ports are not forwarded into the guest); cluster.json lists every one under ``profiles``.
+    Returns the cluster info ({kubeconfig, server, port, bed, profiles}). Raises LabError (and cleans up) on failure.
     """
     if keeper_pid(paths):
         raise LabError('a lab is already up in %s: `make lab-down` first (or `python -m lab verify` to check it)'
@@ -113,6 +115,8 @@ def start(paths, world, profile=PROFILE, ttl=None, timeout=900):
     write_node_interpreters(paths, world)
     ttl = int(ttl or os.environ.get('HN_LAB_TTL') or DEFAULT_TTL)
     argv = [sys.executable, '-m', 'lab', KEEPER_MARKER, paths.run, '--profile', profile, '--ttl', str(ttl)]
+    for extra in extra_profiles:
+        argv += ['--extra-profile', extra]
     with open(paths.keeper_log, 'ab') as log:
         proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # pylint: disable=consider-using-with
                                 start_new_session=True, close_fds=True)
@@ -155,7 +159,7 @@ class _Stop(Exception):
     pass
 
 
-def keeper_main(state_dir, profile, ttl):
+def keeper_main(state_dir, profile, ttl, extra_profiles=()):
     """The keeper: control plane, then the agent where the lab's kernel is, until asked to stop or the TTL ends."""
     # Imported here: the keeper is the only part of the lab that needs the beds' servers.
     from testbeds.cluster.controlplane import ControlPlane  # pylint: disable=import-outside-toplevel
@@ -187,8 +191,13 @@ def keeper_main(state_dir, profile, ttl):
         guest_kubeconfig = os.path.join(state_dir, 'kubeconfig-guest')
         server.write_kubeconfig(guest_kubeconfig)
         _point_kubeconfig(guest_kubeconfig, 'https://%s:%d' % (GUEST_API_ADDR, server.port))
+        profiles = {}
+        for name in (profile,) + tuple(extra_profiles):
+            other = plane.apiserver(name)
+            profiles[name] = {'kubeconfig': other.kubeconfig, 'server': other.server, 'port': other.port}
         write_json(paths.cluster_json, {'kubeconfig': server.kubeconfig, 'server': server.server, 'port': server.port,
-                                        'guest_kubeconfig': guest_kubeconfig, 'profile': profile})
+                                        'guest_kubeconfig': guest_kubeconfig, 'profile': profile,
+                                        'profiles': profiles})
         progress('keeper: kube-apiserver %s ready; starting the lab agent' % server.server)
         rc = guest.run([sys.executable, '-m', 'lab.channel', state_dir], cwd=REPO_ROOT, timeout=ttl,
                        mem=1024, rw=[state_dir], hostfwd=[server.port],

@@ -9,6 +9,7 @@
                    (tagged) + the native VLAN untagged
                    access port, PVID <router vlan> <-- veth --> hnlab-router eth0 (dnsmasq: the router's DHCP)
                    access port, PVID 1 (native)    <-- veth --> hnlab-<untagged host> eth0
+      (on no bridge: spare_nics' ends)         <-- veth --> spare NICs, e.g. eth3, eth4 (for a PXE-style bond)
 
 Nothing here has a route out of its namespace: the lab's traffic stays between its namespaces.
 """
@@ -56,7 +57,8 @@ def build_plan(world, state_dir):
     for index, name, netns in nodes:
         cables.append(_batch('ip', netns, ['link add %s type veth peer name %s netns %s'
                                            % (nic, switch_port(index, nic), sw)
-                                           for nic in ['eth0'] + world.uplink_nics], '%s: cables' % name))
+                                           for nic in ['eth0'] + world.uplink_nics + world.spare_nics],
+                             '%s: cables' % name))
     for netns, port, _pvid, _address in extra:
         cables.append(_batch('ip', netns, ['link add eth0 type veth peer name %s netns %s' % (port, sw)],
                              '%s: cable' % netns))
@@ -75,6 +77,7 @@ def build_plan(world, state_dir):
             port = switch_port(index, nic)
             switch.append('link set %s master %s up' % (port, SWITCH_BRIDGE))
             vlans += ['vlan add dev %s vid %d' % (port, vid) for vid in world.trunk_vlans]
+        switch += ['link set %s up' % switch_port(index, nic) for nic in world.spare_nics]  # cabled, on no bridge
     for _netns, port, pvid, _address in extra:
         switch.append('link set %s master %s up' % (port, SWITCH_BRIDGE))
         if pvid != world.native_vlan:
@@ -89,7 +92,7 @@ def build_plan(world, state_dir):
     for index, name, netns in nodes:
         lines = ['link set lo up', 'link set eth0 up',
                  'addr add %s dev eth0' % world.nodes[name].with_prefixlen]
-        lines += ['link set %s up' % nic for nic in world.uplink_nics]
+        lines += ['link set %s up' % nic for nic in world.uplink_nics + world.spare_nics]
         lines.append('route add default via %s' % world.gateway.ip)
         steps.append(_batch('ip', netns, lines, '%s: management address and NICs' % name))
     for netns, _port, _pvid, address in extra:

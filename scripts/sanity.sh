@@ -6,7 +6,8 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${HARVESTER_NETWORK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/harvester-network}
 VENV=$CACHE/venv
-DEST=$CACHE/sanity/ansible_collections/harvester/network
+# One copy per checkout: engineers (and CI jobs) sharing the cache folder must not delete each other's copy mid-run.
+DEST=$CACHE/sanity/$(printf '%s' "$REPO" | md5sum | cut -c1-12)/ansible_collections/harvester/network
 cd "$REPO" || exit 2
 rm -rf "$DEST" && mkdir -p "$DEST"
 if [ -d .git ]; then

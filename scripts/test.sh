@@ -1,60 +1,96 @@
 #!/usr/bin/env bash
-# The README's test command (`make test`): install what is missing (scripts/setup.sh), then run
-#   1. ansible-test sanity on the collection,
-#   2. unit tests (pure logic),
-#   2b. ecosystem tests (execution environment, built artifact, docs),
-#   3. cluster integration tests against a real kube-apiserver + etcd on 127.0.0.1,
-#   4. host integration tests against a real kernel with bonding/802.1Q/VLAN filtering (natively when the
-#      running kernel has them, otherwise in ONE QEMU guest with Debian's kernel), after the bed's selftest
-#      (`python -m testbeds.kernel selftest`: exit codes come back, timeouts fire),
-#   5. role tests: the roles and playbooks (molecule converge/verify, ansible-runner, pxe_post_install, bad
-#      variables, teardown) on nodes in that kernel with a real kube-apiserver reached through a forwarded port.
-#   6. the lab end to end (tests/integration/lab: `make lab`'s run, every report row must pass, then down).
+# The README's test command (`make test`): install what is missing (scripts/setup.sh), then run the phases
+#   sanity     ansible-test sanity on the collection
+#   unit       unit tests (pure logic)
+#   ecosystem  execution environment, built artifact, docs, ansible-lint
+#   cluster    cluster integration tests against a real kube-apiserver + etcd on 127.0.0.1
+#   host       host integration tests against a real kernel with bonding/802.1Q/VLAN filtering (natively when the
+#              running kernel has them, otherwise in ONE QEMU guest with Debian's kernel), after the bed's selftest
+#              (`python -m testbeds.kernel selftest`: exit codes come back, timeouts fire)
+#   roles      the roles and playbooks on the lab's bed (molecule converge/verify, ansible-runner, pxe_post_install,
+#              DHCP across the trunk, bad variables, teardown, legacy migration): controller natively, nodes where
+#              the kernel is (tests/integration/roles/conftest.py, lab/bed.py)
+#   lab        the lab end to end (tests/integration/lab: `make lab`'s run, every report row must pass, then down)
 # Every phase runs even when an earlier one failed; the exit code is non-zero if any failed.
 # Select phases with TEST_PHASES="sanity unit ecosystem cluster host roles lab" (default: all).
+#
+# Two streams at once (TEST_PARALLEL=1, the default, when both have phases): the phases that need the emulated
+# kernel (host, roles, lab: mostly QEMU's TCG thread) in the foreground, and the native phases (sanity, unit,
+# ecosystem, cluster) in the background, their output in tests/output/native-phases.log (printed at the end).
+# TEST_PARALLEL=0 runs everything one after the other, in the order above.
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export HARVESTER_NETWORK_CACHE=${HARVESTER_NETWORK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/harvester-network}
 VENV=$HARVESTER_NETWORK_CACHE/venv
 PHASES=${TEST_PHASES:-sanity unit ecosystem cluster host roles lab}
+PARALLEL=${TEST_PARALLEL:-1}
 HOST_TIMEOUT=${HOST_TEST_TIMEOUT:-2400}
+KERNEL_PHASES=" host roles lab "
+OUT=tests/output
+RESULTS=$OUT/phases.txt
 cd "$REPO" || exit 2
 
 step() { printf '\n==> [%s] %s\n' "$(date +%T)" "$*"; }
 started=$(date +%s)
 
 bash scripts/setup.sh || { echo "test.sh: setup failed" >&2; exit 1; }
+printf '==> setup done after %ss (load average %s)\n' "$(( $(date +%s) - started ))" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
-rm -rf tests/output/junit && mkdir -p tests/output/junit
-failed=()
+rm -rf "$OUT/junit" && mkdir -p "$OUT/junit"
+: > "$RESULTS"
 run_phase() {
   local name=$1; shift
   local t0; t0=$(date +%s)
   step "phase $name"
   "$@"
   local rc=$?
-  printf '==> phase %s: exit %s after %ss\n' "$name" "$rc" "$(( $(date +%s) - t0 ))"
-  [ "$rc" = 0 ] || failed+=("$name")
+  local seconds=$(( $(date +%s) - t0 ))
+  printf '==> phase %s: exit %s after %ss (load average %s)\n' "$name" "$rc" "$seconds" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '%s %s %s\n' "$name" "$rc" "$seconds" >> "$RESULTS"
 }
 PYTEST=("$VENV/bin/python" -m pytest -p no:cacheprovider)
 
-for phase in $PHASES; do
-  case $phase in
+phase() {
+  case $1 in
     sanity) run_phase sanity bash scripts/sanity.sh ;;
-    unit) run_phase unit "${PYTEST[@]}" tests/unit --junitxml=tests/output/junit/unit.xml ;;
-    ecosystem) run_phase ecosystem "${PYTEST[@]}" tests/integration/ecosystem --junitxml=tests/output/junit/ecosystem.xml ;;
-    cluster) run_phase cluster "${PYTEST[@]}" tests/integration/cluster --junitxml=tests/output/junit/cluster.xml ;;
+    unit) run_phase unit "${PYTEST[@]}" tests/unit --junitxml=$OUT/junit/unit.xml ;;
+    ecosystem) run_phase ecosystem "${PYTEST[@]}" tests/integration/ecosystem --junitxml=$OUT/junit/ecosystem.xml ;;
+    cluster) run_phase cluster "${PYTEST[@]}" tests/integration/cluster --junitxml=$OUT/junit/cluster.xml ;;
     host) run_phase host-selftest "$VENV/bin/python" -m testbeds.kernel selftest --auto \
-            --junitxml tests/output/junit/host-selftest.xml
-          run_phase host "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw tests/output -- \
-            "${PYTEST[@]}" tests/integration/host --junitxml=tests/output/junit/host.xml ;;
-    roles) run_phase roles "$VENV/bin/python" tests/integration/roles/launch.py --junitxml=tests/output/junit/roles.xml ;;
-    lab) run_phase lab "${PYTEST[@]}" tests/integration/lab --junitxml=tests/output/junit/lab.xml ;;
-    *) echo "test.sh: unknown phase '$phase' (known: sanity unit ecosystem cluster host roles lab)" >&2; failed+=("$phase") ;;
+            --junitxml $OUT/junit/host-selftest.xml
+          run_phase host "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw $OUT -- \
+            "${PYTEST[@]}" tests/integration/host --junitxml=$OUT/junit/host.xml ;;
+    roles) run_phase roles "${PYTEST[@]}" tests/integration/roles --junitxml=$OUT/junit/roles.xml ;;
+    lab) run_phase lab "${PYTEST[@]}" tests/integration/lab --junitxml=$OUT/junit/lab.xml ;;
+    *) echo "test.sh: unknown phase '$1' (known: sanity unit ecosystem cluster host roles lab)" >&2
+       printf '%s 2 0\n' "$1" >> "$RESULTS" ;;
   esac
-done
+}
 
-step "summary after $(( $(date +%s) - started ))s"
-"$VENV/bin/python" -m testbeds.summary tests/output/junit --phases "$PHASES" --failed "${failed[*]:-}" \
-  || failed+=(summary)
-[ ${#failed[@]} = 0 ] || { echo "failed phases: ${failed[*]}"; exit 1; }
+native=() kernel=()
+for name in $PHASES; do
+  if [[ $KERNEL_PHASES == *" $name "* ]]; then kernel+=("$name"); else native+=("$name"); fi
+done
+background=
+if [ "$PARALLEL" = 1 ] && [ ${#native[@]} -gt 0 ] && [ ${#kernel[@]} -gt 0 ]; then
+  step "native phases (${native[*]}) in the background: tail -f $OUT/native-phases.log"
+  ( for name in "${native[@]}"; do phase "$name"; done ) > "$OUT/native-phases.log" 2>&1 &
+  background=$!
+  for name in "${kernel[@]}"; do phase "$name"; done
+  wait "$background"
+  step "the native phases' output ($OUT/native-phases.log)"
+  cat "$OUT/native-phases.log"
+else
+  for name in $PHASES; do phase "$name"; done
+fi
+
+step "summary after $(( $(date +%s) - started ))s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+while read -r name rc seconds; do
+  printf '  phase %-10s exit %-3s %5ss\n' "$name" "$rc" "$seconds"
+done < "$RESULTS"
+"$VENV/bin/python" scripts/slowest_tests.py "$OUT/junit" 10
+failed=$(awk '$2 != 0 {printf "%s ", $1}' "$RESULTS")
+"$VENV/bin/python" -m testbeds.summary "$OUT/junit" --phases "$PHASES" --failed "$failed"
+summary_rc=$?
+[ -z "$failed" ] || { echo "failed phases: $failed"; exit 1; }
+exit $summary_rc

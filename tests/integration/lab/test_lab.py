@@ -2,7 +2,8 @@
 
 One run of the whole lab, exactly what ``make lab`` runs (lab.run.Lab.up: control plane, kernel bed, topology,
 playbooks/site.yml with lab/inventory, VM stand-ins from the API server, site.yml again, checks), in a folder of its
-own (``<cache>/lab-test``, so a lab the user keeps up is never touched). Then one test per row of the report, each
+own (``$HN_LAB_TEST_HOME``, default ``tests/output/lab`` of this working tree: a lab the user keeps up, or another
+checkout's test run, is never touched). Then one test per row of the report, each
 failing with that row's evidence, and last ``python -m lab down`` must leave no process, namespace or file behind.
 
 Needs the beds of scripts/setup.sh (kube-apiserver, and the guest kernel where this kernel lacks bonding/802.1Q/VLAN
@@ -19,7 +20,7 @@ import pytest
 from lab import checks, lifecycle
 from lab.config import NS_PREFIX, PROFILE, Paths, World
 from lab.run import Lab
-from testbeds.common import cache_dir
+from testbeds.common import REPO_ROOT
 from testbeds.kernel import check
 
 
@@ -45,7 +46,7 @@ def lab_run(request):
     if native and lifecycle.keeper_pid(user_lab):
         pytest.fail('a lab is up in %s and would share this kernel\'s namespaces: `make lab-down` first'
                     % user_lab.home, pytrace=False)
-    paths = Paths(cache_dir('lab-test'))
+    paths = Paths(os.environ.get('HN_LAB_TEST_HOME') or os.path.join(REPO_ROOT, 'tests', 'output', 'lab'))
     lifecycle.stop(paths)  # what an interrupted earlier run left
     lab = Lab(paths, World(os.environ.get('HN_LAB_PROFILE') or PROFILE))
     capture = request.config.pluginmanager.getplugin('capturemanager')

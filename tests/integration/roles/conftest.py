@@ -1,68 +1,79 @@
-"""Fixtures for the role tests: the lab (nodes as network namespaces), the API server, ansible-playbook runs.
+"""Fixtures for the role tests, on the lab's bed (lab/bed.py): ``<venv>/bin/python -m pytest tests/integration/roles``.
 
-These tests need a kernel with bonding, 802.1Q and VLAN-filtering bridges AND a kube-apiserver the kernel reaches.
-``python tests/integration/roles/launch.py`` provides both: it starts the cluster test bed on this machine's loopback
-and runs pytest in the kernel bed (a QEMU guest where the running kernel lacks the features) with the API server's
-port forwarded.  Without them every test FAILS (never skips).
+The controller runs here, natively, as on an admin machine: pytest, ansible-playbook, ansible-runner, molecule and
+the cluster modules, against the lab keeper's kube-apiservers on 127.0.0.1 (profile "current" and, for the
+v0.3/v1.0 migration, "legacy", on one etcd). The nodes are network namespaces where the kernel has bonding, 802.1Q
+and VLAN filtering (a QEMU guest of the kernel bed on this project's machines): their Python is the lab's relay
+through the job channel, and every iproute2 command of the tests goes the same way. The site is
+tests/integration/roles/world.yml, rebuilt fresh for each test module.
+
+Needs root and the beds of scripts/setup.sh; without them every test FAILS (never skips).
 """
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 import yaml
 
-from testbeds.kernel import check
+from lab import lifecycle, playbook
+from lab.bed import Bed, native_capable
+from lab.config import NS_PREFIX, Paths, World
+from testbeds.common import REPO_ROOT
 
-from tests.integration.roles.lab import Lab
-
-# ansible-runner finds ansible-playbook on PATH: put this venv's bin first for the whole session.
-os.environ['PATH'] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')
-
-KUBECONFIG_ENV = 'HN_ROLES_KUBECONFIG'
-PORT_ENV = 'HN_ROLES_APISERVER_PORT'
-NEEDS = 'run these tests with `python tests/integration/roles/launch.py` (kernel bed + cluster bed)'
-OUTPUT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
-                      'tests', 'output')
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORLD = os.path.join(HERE, 'world.yml')
+EXAMPLE_DIR = os.path.join(REPO_ROOT, 'examples', 'inventory')
+EXAMPLE_INVENTORY = os.path.join(EXAMPLE_DIR, 'hosts.yml')
+EXAMPLE_VARS = os.path.join(EXAMPLE_DIR, 'harvester-network.yml')
+PLAYBOOKS = os.path.join(REPO_ROOT, 'playbooks')
+OUTPUT = os.path.join(REPO_ROOT, 'tests', 'output')
+VIDS = (100, 200)
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)'
                    r'\s+rescued=(\d+)\s+ignored=(\d+)', re.MULTILINE)
-
-
-@pytest.fixture(scope='session', autouse=True)
-def kernel_features():
-    ok, reason = check()
-    if not ok:
-        pytest.fail('%s: %s' % (NEEDS, reason), pytrace=False)
-
-
-def _kubeconfig(tmp_path_factory, kubeconfig_env, port_env):
-    source, port = os.environ.get(kubeconfig_env), os.environ.get(port_env)
-    if not source or not port:
-        pytest.fail('%s and %s are not set: %s' % (kubeconfig_env, port_env, NEEDS), pytrace=False)
-    with open(source, encoding='utf-8') as handle:
-        config = yaml.safe_load(handle)
-    address = os.environ.get('HN_HOSTFWD_ADDR', '127.0.0.1')
-    for cluster in config['clusters']:
-        cluster['cluster']['server'] = 'https://%s:%s' % (address, port)
-    path = tmp_path_factory.mktemp('kube') / 'kubeconfig'
-    path.write_text(yaml.safe_dump(config))
-    os.chmod(path, 0o600)
-    return str(path)
+STATE_ENV = 'HN_ROLES_STATE_DIR'  # the session's bed, for ansible_env() (pytest imports conftest twice)
 
 
 @pytest.fixture(scope='session')
-def kubeconfig(tmp_path_factory):
-    """The cluster bed's kubeconfig (Harvester v1.1+ CRDs), pointed at the address this kernel reaches it on."""
-    return _kubeconfig(tmp_path_factory, KUBECONFIG_ENV, PORT_ENV)
+def bed():
+    """The lab keeper for the whole session: etcd, the "current" and "legacy" kube-apiservers, the agent."""
+    if os.geteuid() != 0:
+        pytest.fail('the role tests need root (network namespaces)', pytrace=False)
+    if native_capable() and lifecycle.keeper_pid(Paths()):
+        pytest.fail('a lab is up on this kernel and would share its namespaces (%s*): `make lab-down` first'
+                    % NS_PREFIX, pytrace=False)
+    home = os.environ.get('HN_ROLES_HOME') or tempfile.mkdtemp(prefix='hn-roles-')
+    lifecycle.stop(Paths(home))  # what an interrupted earlier run in HN_ROLES_HOME left
+    built = Bed(home, World(world_path=WORLD, site_vars_path=EXAMPLE_VARS), extra_profiles=('legacy',))
+    try:
+        started = time.monotonic()
+        built.up()
+        sys.stderr.write('\n[roles] lab bed up in %.0fs (%s)\n' % (time.monotonic() - started, built.cluster.get('bed')))
+        os.environ[STATE_ENV] = built.state_dir
+        yield built
+    finally:
+        os.environ.pop(STATE_ENV, None)
+        built.down()
+        if not os.environ.get('HN_ROLES_HOME'):
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope='session')
-def legacy_kubeconfig(tmp_path_factory):
+def kubeconfig(bed):
+    """The kubeconfig of the API server with the Harvester v1.1+ CRDs."""
+    return bed.kubeconfig('current')
+
+
+@pytest.fixture(scope='session')
+def legacy_kubeconfig(bed):
     """The same for the API server with the Harvester v0.3/v1.0 CRDs."""
-    return _kubeconfig(tmp_path_factory, 'HN_ROLES_LEGACY_KUBECONFIG', 'HN_ROLES_LEGACY_APISERVER_PORT')
+    return bed.kubeconfig('legacy')
 
 
 @pytest.fixture(scope='session')
@@ -75,31 +86,73 @@ def api(kubeconfig):
 
 
 @pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    """Two nodes and a switch (see lab.py), deleted after the module."""
-    folder = str(tmp_path_factory.mktemp('lab'))
-    built = Lab(folder)
-    try:
-        built.build()
-        yield built
-    finally:
-        built.destroy()
+def lab(bed):
+    """A fresh site (world.yml) for the module: namespaces, cables, empty node folders."""
+    started = time.monotonic()
+    bed.build()
+    sys.stderr.write('\n[roles] topology built in %.1fs\n' % (time.monotonic() - started))
+    return bed
 
 
-def ansible_env(extra=None, kubeconfig_env=True):
-    env = dict(os.environ)
-    if not kubeconfig_env:
-        for name in list(env):
-            if name == 'KUBECONFIG' or name.startswith('K8S_AUTH_'):
-                del env[name]
+def node_paths(bed, node):
+    """Where a node keeps its files in the lab (inventory host vars): the roles' defaults are /etc, /var/lib, /run."""
+    root = bed.node_root(node)
+    return {
+        'node_prep_modules_load_file': os.path.join(root, 'etc', 'modules-load.d', 'harvester-network.conf'),
+        'node_prep_sysctl_file': os.path.join(root, 'etc', 'sysctl.d', '90-harvester-network.conf'),
+        'dhcp_server_config_dir': os.path.join(root, 'etc', 'harvester-network', 'dhcp'),
+        'dhcp_server_lease_dir': os.path.join(root, 'var', 'lib', 'harvester-network', 'dhcp'),
+        'dhcp_server_run_dir': os.path.join(root, 'run', 'harvester-network'),
+    }
+
+
+def write_inventory(bed, kubeconfig, folder):
+    """An inventory of the bed's nodes (laid over examples/inventory: later sources win) and the lab's overrides of
+    the example vars file; returns (inventory path, overrides path)."""
+    hosts = {}
+    for name in bed.nodes:
+        hosts[name] = dict(node_paths(bed, name), ansible_connection='local',
+                           ansible_python_interpreter=bed.interpreter(name),
+                           ansible_remote_tmp=bed.paths.state('tmp', name))
+    inventory = {
+        'all': {
+            'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}},
+            'children': {'harvester_nodes': {'hosts': hosts}},
+        },
+    }
+    path = os.path.join(folder, 'lab-inventory.yml')
+    with open(path, 'w', encoding='utf-8') as handle:
+        yaml.safe_dump(inventory, handle)
+    overrides = {
+        'harvester_kubeconfig': kubeconfig,
+        # the lab's namespaces have no systemd: dnsmasq runs as a daemon with a PID file
+        'dhcp_server_service_manager': 'none',
+        # both nodes in one batch (the teardown run uses the default, one node per batch)
+        'harvester_serial': 2,
+    }
+    vars_path = os.path.join(folder, 'lab-vars.yml')
+    with open(vars_path, 'w', encoding='utf-8') as handle:
+        yaml.safe_dump(overrides, handle)
+    return path, vars_path
+
+
+def saved_state(bed, node):
+    """A node's saved desired state (what harvester.network's boot unit re-applies), as {section: {name: spec}}."""
+    with open(os.path.join(bed.node_root(node), 'etc', 'harvester-network', 'state.json'), encoding='utf-8') as handle:
+        doc = json.load(handle)
+    assert doc['version'] == 2, doc.get('version')
+    return dict((section, dict((key, item['spec']) for key, item in saved['items'].items()))
+                for section, saved in doc['sections'].items())
+
+
+def ansible_env(extra=None):
+    """The controller's environment: the lab's (its own collection link, no KUBECONFIG/K8S_AUTH_*), plus the
+    per-task timing callback."""
+    env = playbook.environment(os.environ[STATE_ENV])
     env.update({
-        'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_FORCE_COLOR': '0', 'ANSIBLE_RETRY_FILES_ENABLED': '0',
-        'ANSIBLE_HOST_KEY_CHECKING': '0', 'ANSIBLE_LOCALHOST_WARNING': '0', 'ANSIBLE_PIPELINING': '1',
-        'ANSIBLE_INVENTORY_UNPARSED_WARNING': '0', 'ANSIBLE_DEPRECATION_WARNINGS': '0',
-        'ANSIBLE_COLLECTIONS_PATH': os.environ['ANSIBLE_COLLECTIONS_PATH'],
-        'PATH': os.path.dirname(sys.executable) + os.pathsep + env.get('PATH', ''),
+        'ANSIBLE_HOST_KEY_CHECKING': '0',
         # per-task durations for the timing report (HN_TASK_TIMING names the file)
-        'ANSIBLE_CALLBACK_PLUGINS': os.path.join(os.path.dirname(os.path.abspath(__file__)), 'callback_plugins'),
+        'ANSIBLE_CALLBACK_PLUGINS': os.path.join(HERE, 'callback_plugins'),
         'ANSIBLE_CALLBACKS_ENABLED': 'task_timing',
         'HN_TASK_TIMING': os.environ.get('HN_TASK_TIMING') or os.path.join(OUTPUT, 'roles-task-timing.jsonl'),
     })
@@ -126,13 +179,13 @@ class PlaybookRun:
         return '\n'.join(self.output.splitlines()[-lines:])
 
 
-def ansible_playbook(playbook, inventories, extra_vars=(), env=None, timeout=1500, args=()):
+def ansible_playbook(playbook_path, inventories, extra_vars=(), env=None, timeout=1500, args=()):
     argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')]
     for inventory in inventories:
         argv += ['-i', inventory]
     for item in extra_vars:
         argv += ['-e', item]
-    argv += list(args) + [playbook]
+    argv += list(args) + [playbook_path]
     started = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env or ansible_env(),
                           check=False)

@@ -11,8 +11,7 @@ import textwrap
 
 import pytest
 
-from tests.integration.roles.conftest import ansible_playbook
-from tests.integration.roles.lab import EXAMPLE_INVENTORY, saved_state
+from tests.integration.roles.conftest import EXAMPLE_INVENTORY, ansible_playbook, saved_state, write_inventory
 
 PLAYBOOK = textwrap.dedent('''\
     - name: The cluster network of the default VLAN (Harvester v0.3/v1.0)
@@ -48,9 +47,10 @@ PLAYBOOK = textwrap.dedent('''\
 
 
 @pytest.fixture(scope='module')
-def legacy_setup(lab, legacy_kubeconfig):
-    inventory, _lab_vars = lab.inventory(legacy_kubeconfig)
-    playbook = os.path.join(lab.folder, 'legacy.yml')
+def legacy_setup(lab, legacy_kubeconfig, tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp('legacy'))
+    inventory, _lab_vars = write_inventory(lab, legacy_kubeconfig, folder)
+    playbook = os.path.join(folder, 'legacy.yml')
     with open(playbook, 'w', encoding='utf-8') as handle:
         handle.write(PLAYBOOK)
     extra = ['harvester_kubeconfig=%s' % legacy_kubeconfig, 'default_vlan_cluster_network=vlan',
@@ -95,7 +95,7 @@ def test_legacy_migration_converges_and_is_idempotent(lab, legacy_setup, legacy_
     node_network = legacy_api.get_cluster_custom_object('network.harvesterhci.io', 'v1beta1', 'nodenetworks',
                                                         'node1-vlan')
     assert node_network['spec']['nic'] == 'eth0' and node_network['spec']['nodeName'] == 'node1'
-    saved = saved_state(lab, node)
+    saved = saved_state(lab, 'node1')
     assert saved['bridges']['harvester-br0']['migrate'] is True
 
     second = ansible_playbook(playbook, inventories, extra, args=['--diff'])

@@ -1,4 +1,5 @@
-"""The roles and playbooks on the lab (lab.py): real kernel, real API server, real ansible-playbook runs.
+"""The roles and playbooks on the lab's bed (conftest.py, lab/bed.py): real kernel, real API server, real
+ansible-playbook runs, the controller native and the node modules where the nodes' namespaces live.
 
 The module is one scenario, in order (each test needs the ones before it):
 
@@ -13,7 +14,7 @@ The module is one scenario, in order (each test needs the ones before it):
 5. Bad role variables stop before any change, each with a message naming the variable.
 6. Removing the DHCP servers and a network: the servers are gone, the unused VID leaves the uplinks.
 
-Under QEMU software emulation one ansible-playbook start costs ~16 s and one module task per node 11-24 s, so
+Under QEMU software emulation a node module task still costs seconds (the controller's part no longer does), so
 there are few runs and each one carries many checks.
 """
 
@@ -27,12 +28,17 @@ import pytest
 import yaml
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import cni_config_json
-from tests.integration.roles.conftest import ansible_env, ansible_playbook
-from tests.integration.roles.lab import EXAMPLE_INVENTORY, EXAMPLE_VARS, PLAYBOOKS, VIDS, saved_state
+from tests.integration.roles.conftest import (EXAMPLE_INVENTORY, EXAMPLE_VARS, PLAYBOOKS, VIDS, ansible_env,
+                                              ansible_playbook, node_paths, saved_state, write_inventory)
 from testbeds.common import REPO_ROOT
 
 TIMINGS = {}
 SERVER_NODE = 'node1'
+
+
+def read_text(path):
+    with open(path, encoding='utf-8') as handle:
+        return handle.read()
 
 
 def example_vars():
@@ -41,17 +47,18 @@ def example_vars():
 
 
 @pytest.fixture(scope='module')
-def setup(lab, kubeconfig):
-    inventory, lab_vars = lab.inventory(kubeconfig)
+def setup(lab, kubeconfig, tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp('roles'))
+    inventory, lab_vars = write_inventory(lab, kubeconfig, folder)
     # One vars file per run, the documented example with the lab's overrides laid over it.
     merged = example_vars()
     with open(lab_vars, encoding='utf-8') as handle:
         merged.update(yaml.safe_load(handle))
-    vars_file = os.path.join(lab.folder, 'harvester-network.yml')
+    vars_file = os.path.join(folder, 'harvester-network.yml')
     with open(vars_file, 'w', encoding='utf-8') as handle:
         yaml.safe_dump(merged, handle)
     yield {'inventories': [EXAMPLE_INVENTORY, inventory], 'vars_file': vars_file, 'vars': merged,
-           'lab_inventory': inventory}
+           'lab_inventory': inventory, 'folder': folder}
     # how long each run took (docs and the report quote these)
     sys.stderr.write('\n[roles] timings (s): %s\n' % json.dumps(TIMINGS, indent=1))
     output = os.path.join(REPO_ROOT, 'tests', 'output')
@@ -70,7 +77,7 @@ def molecule(step, setup, lab):
                     pytrace=False)
     started = time.monotonic()
     log = os.path.join(REPO_ROOT, 'tests', 'output', 'roles-molecule-%s.log' % step)
-    with open(log, 'w', encoding='utf-8') as handle:  # written as it runs: follow it from outside the guest
+    with open(log, 'w', encoding='utf-8') as handle:  # written as it runs: follow it with tail -f
         proc = subprocess.run([binary, step, '-s', 'default'],
                               cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, text=True, timeout=1500,
                               check=False)
@@ -89,7 +96,7 @@ def report(name, run):
 def test_pxe_post_install_needs_no_kubeconfig(lab, setup, tmp_path):
     home = tmp_path / 'home'
     home.mkdir()
-    env = ansible_env({'HOME': str(home)}, kubeconfig_env=False)
+    env = ansible_env({'HOME': str(home)})
     assert not any(name == 'KUBECONFIG' or name.startswith('K8S_AUTH_') for name in env)
     before = dict((name, node.snapshot()) for name, node in lab.nodes.items())
     run = ansible_playbook(os.path.join(PLAYBOOKS, 'pxe_post_install.yml'), [EXAMPLE_INVENTORY, setup['lab_inventory']],
@@ -108,13 +115,14 @@ def test_pxe_post_install_needs_no_kubeconfig(lab, setup, tmp_path):
         # the management NIC, its address and default route are untouched
         assert [a for a in after['addresses'] if a.startswith('eth0 ')] == \
             [a for a in before[name]['addresses'] if a.startswith('eth0 ')]
-        saved = saved_state(lab, node)
+        saved = saved_state(lab, name)
         assert set(saved['bonds']) == {'bond-storage'}
-    for path, lines in (('/etc/modules-load.d/harvester-network.conf', ['bridge', '8021q', 'bonding']),
-                        ('/etc/sysctl.d/90-harvester-network.conf', ['-net.bridge.bridge-nf-call-iptables = 0'])):
-        with open(path, encoding='utf-8') as handle:
-            content = handle.read().splitlines()
-        assert all(line in content for line in lines), content
+        files = node_paths(lab, name)
+        for path, lines in ((files['node_prep_modules_load_file'], ['bridge', '8021q', 'bonding']),
+                            (files['node_prep_sysctl_file'], ['-net.bridge.bridge-nf-call-iptables = 0'])):
+            with open(path, encoding='utf-8') as handle:
+                content = handle.read().splitlines()
+            assert all(line in content for line in lines), (path, content)
     node = lab.nodes['node1']
     assert node.exec(['sysctl', '-n', 'net.bridge.bridge-nf-call-iptables']).stdout.strip() == '0'
 
@@ -177,7 +185,7 @@ def test_nodes_carry_exactly_the_networks(lab):
         assert node.vlans()['data-bo'][1] == {'PVID', 'Egress Untagged'}
         assert links['bond-storage']['linkinfo']['info_kind'] == 'bond'
         # the saved state is the whole node: the PXE bond, the uplink bond, the bridge and its trunk
-        saved = saved_state(lab, node)
+        saved = saved_state(lab, name)
         assert set(saved['bonds']) == {'bond-storage', 'data-bo'}
         assert set(saved['bridges']) == {'data-br'}
         assert sorted(saved['vlans']['data-bo']['vids']) == list(VIDS)
@@ -244,8 +252,7 @@ def diagnosis(lab, before):
         lines.append('%s vlans: %s' % (namespace.name, namespace.bridge('vlan', 'show', check=False).stdout))
         lines.append('%s links: %s' % (namespace.name, namespace.ip('-br', 'link', check=False).stdout))
         lines.append('%s addresses: %s' % (namespace.name, namespace.ip('-br', 'addr', check=False).stdout))
-    lines.append('processes in node1: %s' % [open('/proc/%d/cmdline' % pid).read().replace('\0', ' ')
-                                             for pid in lab.nodes[SERVER_NODE].pids()])
+    lines.append('processes in node1: %s' % lab.nodes[SERVER_NODE].processes())
     return '\n'.join(lines)
 
 
@@ -258,8 +265,9 @@ def test_vm_on_node2_gets_a_lease_from_node1_across_the_trunk(lab):
     assert got['ip'].startswith('192.168.100.') and 100 <= address <= 199, got
     assert got['router'] == '192.168.100.1' and got['subnet'] == '255.255.255.0', got
     assert got['serverid'] == '192.168.100.2', got
-    leases = open(os.path.join(lab.folder, 'fs-%s' % lab.nodes[SERVER_NODE].name, 'lib', 'dhcp',
-                               'vlan100-dhcp.leases')).read()
+    with open(os.path.join(node_paths(lab, SERVER_NODE)['dhcp_server_lease_dir'], 'vlan100-dhcp.leases'),
+              encoding='utf-8') as handle:
+        leases = handle.read()
     assert got['ip'] in leases
     # a VM stand-in on VLAN 200 (same bridge, other VLAN) hears nothing from the VLAN 100 server
     vm200 = lab.attach_vm('vm200', 'node2', cni_config_json('current', 'vlan200', 'data', 200, 1500))
@@ -298,8 +306,8 @@ def test_bad_variables_stop_before_any_change(lab, setup, api, tmp_path):
     import ansible_runner  # pylint: disable=import-outside-toplevel
     nodes_before = dict((name, node.snapshot()) for name, node in lab.nodes.items())
     cluster_before = cluster_versions(api)
-    files = [os.path.join(lab.folder, 'fs-%s' % node.name, 'etc', 'state.json') for node in lab.nodes.values()]
-    files_before = [open(path).read() for path in files]
+    files = [os.path.join(lab.node_root(name), 'etc', 'harvester-network', 'state.json') for name in lab.nodes]
+    files_before = [read_text(path) for path in files]
     private = tmp_path / 'runner'
     private.mkdir()
     started = time.monotonic()
@@ -321,7 +329,7 @@ def test_bad_variables_stop_before_any_change(lab, setup, api, tmp_path):
             assert word in messages[case], (case, word, messages[case])
     assert dict((name, node.snapshot()) for name, node in lab.nodes.items()) == nodes_before
     assert cluster_versions(api) == cluster_before
-    assert [open(path).read() for path in files] == files_before
+    assert [read_text(path) for path in files] == files_before
     sys.stderr.write('\n[roles] bad variables: %s\n' % json.dumps(messages, indent=1))
 
 
@@ -332,12 +340,13 @@ def test_absent_servers_and_unused_vlan_are_removed(lab, setup, api):
     teardown['harvester_vlan_networks_prune'] = True
     teardown['dhcp_server_networks'] = [dict(item, state='absent') for item in teardown['dhcp_server_networks']]
     teardown['harvester_serial'] = 1  # the documented default: one node per batch, here for the trunk refresh
-    path = os.path.join(lab.folder, 'teardown.yml')
+    path = os.path.join(setup['folder'], 'teardown.yml')
     with open(path, 'w', encoding='utf-8') as handle:
         yaml.safe_dump(teardown, handle)
     server = lab.nodes[SERVER_NODE]
-    pidfile = os.path.join(setup['vars']['dhcp_server_run_dir'], 'dhcp-vlan100-dhcp.pid')
-    pid = int(open(pidfile).read())
+    files = node_paths(lab, SERVER_NODE)
+    pidfile = os.path.join(files['dhcp_server_run_dir'], 'dhcp-vlan100-dhcp.pid')
+    pid = int(read_text(pidfile))
     # check mode first: it reports the removals and changes nothing
     nodes_before = dict((name, node.snapshot()) for name, node in lab.nodes.items())
     cluster_before = cluster_versions(api)
@@ -348,7 +357,7 @@ def test_absent_servers_and_unused_vlan_are_removed(lab, setup, api):
     assert check.recap[SERVER_NODE]['changed'] > 0 and check.recap['localhost']['changed'] > 0, check.recap
     assert dict((name, node.snapshot()) for name, node in lab.nodes.items()) == nodes_before
     assert cluster_versions(api) == cluster_before
-    assert os.path.exists(pidfile) and os.path.exists('/proc/%d' % pid)
+    assert os.path.exists(pidfile) and lab.exists('/proc/%d' % pid)
 
     # one ansible-playbook run, two playbooks: the servers go first, then the network (and VID 200 with it)
     run = ansible_playbook(os.path.join(PLAYBOOKS, 'vlan_networks.yml'), setup['inventories'], ['@' + path],
@@ -359,11 +368,10 @@ def test_absent_servers_and_unused_vlan_are_removed(lab, setup, api):
         assert uplink_vids(node) == [100], (name, node.vlans()['data-bo'])
     links = server.links()
     assert 'dhcp100' not in links and 'dhcp100p' not in links
-    root = os.path.join(lab.folder, 'fs-%s' % server.name)
-    assert not os.path.exists(os.path.join(root, 'etc', 'dhcp', 'vlan100-dhcp.conf'))
-    assert not os.path.exists(os.path.join(root, 'lib', 'dhcp', 'vlan100-dhcp.leases'))
+    assert not os.path.exists(os.path.join(files['dhcp_server_config_dir'], 'vlan100-dhcp.conf'))
+    assert not os.path.exists(os.path.join(files['dhcp_server_lease_dir'], 'vlan100-dhcp.leases'))
     assert not os.path.exists(pidfile)
-    assert not os.path.exists('/proc/%d' % pid)
+    assert not lab.exists('/proc/%d' % pid)
     client, api_client = api
     from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
     apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
@@ -372,9 +380,9 @@ def test_absent_servers_and_unused_vlan_are_removed(lab, setup, api):
              'claim': lambda: core.read_namespaced_persistent_volume_claim('vlan200-dhcp-leases', 'default'),
              'nad': lambda: client.CustomObjectsApi(api_client).get_namespaced_custom_object(
                  'k8s.cni.cncf.io', 'v1', 'default', 'network-attachment-definitions', 'vlan200')}
-    for what, read in reads.items():
+    for what, reader in reads.items():
         try:
-            found = read()
+            found = reader()
         except ApiException as exc:
             assert exc.status == 404, (what, exc)
             continue
@@ -384,5 +392,5 @@ def test_absent_servers_and_unused_vlan_are_removed(lab, setup, api):
             metadata.get('deletionTimestamp')
         assert what == 'claim' and deleting, (what, 'still there')
     # the saved state follows: VID 200 is gone from it too
-    saved = saved_state(root)
+    saved = saved_state(lab, SERVER_NODE)
     assert sorted(saved['vlans']['data-bo']['vids']) == [100]
