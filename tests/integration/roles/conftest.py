@@ -125,6 +125,9 @@ def write_inventory(bed, kubeconfig, folder):
         yaml.safe_dump(inventory, handle)
     overrides = {
         'harvester_kubeconfig': kubeconfig,
+        # no Harvester network agent on the bed's nodes: the default_vlan role builds their node side
+        # (docs/who-builds-what.md)
+        'default_vlan_manage_host': True,
         # the lab's namespaces have no systemd: dnsmasq runs as a daemon with a PID file
         'dhcp_server_service_manager': 'none',
         # both nodes in one batch (the teardown run uses the default, one node per batch)

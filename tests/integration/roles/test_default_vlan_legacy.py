@@ -55,7 +55,8 @@ def legacy_setup(lab, legacy_kubeconfig, tmp_path_factory):
         handle.write(PLAYBOOK)
     extra = ['harvester_kubeconfig=%s' % legacy_kubeconfig, 'default_vlan_cluster_network=vlan',
              '{"default_vlan_nics": ["eth0"], "default_vlan_host_nics": [], "node_prep_bonds": [],'
-             ' "default_vlan_allow_management_migration": true}']
+             ' "default_vlan_allow_management_migration": true,'
+             ' "default_vlan_manage_host": true}']
     return playbook, [EXAMPLE_INVENTORY, inventory], extra
 
 
