@@ -92,7 +92,8 @@ def parse(parts):
         link = dict((key, item.get(key)) for key in _LINK_KEYS if key in item)
         link.update(kind=info.get('info_kind'), slave_kind=info.get('info_slave_kind'),
                     mac=item.get('address'), flags=sorted(item.get('flags') or []),
-                    info=_plain(info.get('info_data') or {}), slave=dict((key, value) for key, value in _plain(info.get('info_slave_data') or {}).items()
+                    info=_plain(info.get('info_data') or {}),
+                    slave=dict((key, value) for key, value in _plain(info.get('info_slave_data') or {}).items()
                                if key not in _SLAVE_VERDICTS))
         snap['links'][item['ifname']] = link
     for item in json.loads(addr_json or '[]'):
