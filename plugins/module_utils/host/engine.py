@@ -199,6 +199,13 @@ def _prepare(profile, params, want, have, paths, result):
     return plan, saved
 
 
+def diff_of(before, after):
+    """The `diff` Ansible shows with --diff. Its callbacks render only mappings (a list view, such as
+    host_vlan_trunk's O(config)-shaped tables, breaks the default callback), so a list is shown under C(config)."""
+    if isinstance(before, list) or isinstance(after, list):
+        return {'before': {'config': before}, 'after': {'config': after}}
+    return {'before': before, 'after': after}
+
 def _converge(profile, params, want, nl, check_mode, netns, paths, result, started):
     timings = result['timings'] = {}
     mark = time.monotonic()
@@ -213,7 +220,7 @@ def _converge(profile, params, want, nl, check_mode, netns, paths, result, start
     result['warnings'].extend(agent_warnings(plan.ops, have))
     if check_mode:
         predicted = profile.view(params, plan.state, want)
-        result.update(changed=bool(plan.ops), after=predicted, diff={'before': result['before'], 'after': predicted})
+        result.update(changed=bool(plan.ops), after=predicted, diff=diff_of(result['before'], predicted))
         if saved is not None:
             changed_files = persist.planned_files(saved, paths)
             result['persist'] = {'changed_files': changed_files}
@@ -230,7 +237,7 @@ def _converge(profile, params, want, nl, check_mode, netns, paths, result, start
             if plan.ops:
                 _apply(profile, params, want, nl, have, plan, netns, result)
             else:
-                result.update(after=result['before'], diff={'before': result['before'], 'after': result['before']})
+                result.update(after=result['before'], diff=diff_of(result['before'], result['before']))
             if saved is not None:
                 result['persist'] = {'changed_files': persist.install(saved, paths)}
                 result['changed'] = result['changed'] or bool(result['persist']['changed_files'])
@@ -288,7 +295,7 @@ def _apply(profile, params, want, nl, have, plan, netns, result):
     result['changed'] = True
     if failure is None:
         after = profile.view(params, after_state, want)
-        result.update(after=after, diff={'before': result['before'], 'after': after})
+        result.update(after=after, diff=diff_of(result['before'], after))
         done = journal.done()
         if len(done) != len(plan.ops):  # (never with a successful run; kept honest anyway)
             result.update(plan=[op.to_dict() for op in done], commands=[op.command() for op in done])

@@ -101,6 +101,7 @@ def playbook(folder, inventory, plays, *options):
     with open(record) as stream:
         report = json.load(stream)
     report['stdout'] = result.stdout
+    report['stderr'] = result.stderr
     return result.returncode, report
 
 
@@ -125,7 +126,12 @@ def test_check_diff_and_idempotence(make_netns, veth, tmp_path):
     round_trip = {'state': 'overridden', 'bonds': '{{ node.gathered.bonds }}', 'bridges': '{{ node.gathered.bridges }}',
                   'vlans': '{{ node.gathered.vlans }}', 'addresses': '{{ node.gathered.addresses }}',
                   'routes': '{{ node.gathered.routes }}'}
-    tasks = [dict(converge, name='converge'), dict(converge, name='converge again'),
+    # A module whose view is a list (host_vlan_trunk's config-shaped tables): its --diff must render in the default
+    # callback too (it crashed the callback's diff method when the diff was a list). Not in check mode: the bond is
+    # not there yet.
+    trunk = {'name': 'trunk', 'when': 'not ansible_check_mode',
+             'harvester.network.host_vlan_trunk': {'config': [{'port': 'data-bo', 'vids': [300]}]}}
+    tasks = [dict(converge, name='converge'), dict(converge, name='converge again'), trunk,
              {'name': 'read', 'harvester.network.host_network_info': {}, 'register': 'node'},
              {'name': 'round trip', 'harvester.network.host_network': round_trip}]
     plays = [{'name': 'A Harvester node', 'hosts': 'nodes', 'gather_facts': False, 'vars': {'vids': [100, 200]},
@@ -144,10 +150,15 @@ def test_check_diff_and_idempotence(make_netns, veth, tmp_path):
     results = dict(task_results(report, 'pbnode'))
     assert results['converge']['changed'] is True
     assert results['converge again']['changed'] is False and results['round trip']['changed'] is False
+    assert results['trunk']['changed'] is True
+    shown = report['stdout'].split('TASK [trunk]', 1)[1].split('TASK [', 1)[0]
+    assert '+' in shown and '300' in shown, 'no --diff output for host_vlan_trunk:\n%s' % shown
+    assert 'Failure using method' not in report['stdout'] + report.get('stderr', ''), 'a callback failed on a diff'
+    assert '300' in ns.bridge('-j', 'vlan', 'show', 'dev', 'data-bo').stdout
     diff = results['converge']['diff']
     diff = diff[0] if isinstance(diff, list) else diff
     assert diff['before']['bonds'] == [] and diff['after']['bonds'][0]['name'] == 'data-bo'
-    assert report['stats']['pbnode']['changed'] == 1
+    assert report['stats']['pbnode']['changed'] == 2  # converge and trunk
     assert ns.ip('link', 'show', 'data-bo').returncode == 0
 
 

@@ -74,3 +74,15 @@ def test_lock_waits_and_times_out(tmp_path):
         time.sleep(0.3)
     thread.join(5)
     assert waited and waited[0] >= 0.25
+
+
+def test_diff_renders_in_ansibles_default_callback():
+    """A list-shaped view (host_vlan_trunk) broke the callback's diff ('list' has no splitlines); dicts render."""
+    from ansible.plugins.callback import CallbackBase  # pylint: disable=import-outside-toplevel
+    before, after = [{'port': 'eth1', 'vids': [100]}], [{'port': 'eth1', 'vids': [100, 300]}]
+    with pytest.raises(AttributeError):
+        CallbackBase()._get_diff({'before': before, 'after': after})  # the shape we returned before
+    shown = CallbackBase()._get_diff(engine.diff_of(before, after))
+    assert '+                300' in shown and shown.startswith('--- before')
+    bonds = {'bonds': [{'name': 'data-bo'}]}
+    assert engine.diff_of({'bonds': []}, bonds) == {'before': {'bonds': []}, 'after': bonds}
