@@ -206,6 +206,7 @@ def diff_of(before, after):
         return {'before': {'config': before}, 'after': {'config': after}}
     return {'before': before, 'after': after}
 
+
 def _converge(profile, params, want, nl, check_mode, netns, paths, result, started):
     timings = result['timings'] = {}
     mark = time.monotonic()
