@@ -6,7 +6,7 @@ A cluster module's ``main()`` is ``run(new_module(NAME), handler)`` (common.py);
 AnsibleModule arguments: the module's own options (``MODULES`` below) plus the shared connection options (doc
 fragment ``harvester.network.cluster_auth``), ``force_conflicts`` for modules that write (fragment
 ``cluster_auth.apply``) and ``api_generation`` for those that speak both Harvester network APIs (fragment
-``cluster_auth.generation``). tests/unit/cluster/test_docs.py checks every module's DOCUMENTATION against these.
+``cluster_auth.generation``). tests/unit/cluster/test_cluster_docs.py checks every module's DOCUMENTATION against these.
 Adding a cluster module: docs/cluster.md, "How to add a cluster module".
 """
 

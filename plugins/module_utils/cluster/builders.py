@@ -12,9 +12,8 @@ from collections import OrderedDict
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
     CLUSTER_NETWORK, NAD, NODE_NETWORK, VLAN_CONFIG)
 # Harvester's names (the bridge of a cluster network, the built-in cluster networks): the one vocabulary
-from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import (  # noqa: F401
-    CURRENT, LEGACY, LEGACY_BRIDGE, LEGACY_CLUSTER_NETWORK, MGMT_CLUSTER_NETWORK, bridge_name,
-    cluster_network_of_bridge)
+from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import (
+    CURRENT, LEGACY, MGMT_CLUSTER_NETWORK, bridge_name, cluster_network_of_bridge)
 
 DEFAULT_MTU = 1500
 

@@ -12,13 +12,13 @@ __metaclass__ = type
 import json
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, compare, validation
-from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import (
-    LABEL_CLUSTER_NETWORK, LEGACY_CLUSTER_NETWORK, MGMT_CLUSTER_NETWORK)
+from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import LABEL_CLUSTER_NETWORK
 from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import CURRENT, LEGACY
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import Errors, InUseError, ValidationError
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
     CLUSTER_NETWORK, NAD, NODE, NODE_NETWORK, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE, VLAN_CONFIG)
-from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import VID_MAX, VID_MIN
+from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import (
+    LEGACY_BRIDGE, LEGACY_CLUSTER_NETWORK, MGMT_CLUSTER_NETWORK, VID_MAX, VID_MIN)
 
 LEGACY_ONLY = ('enable', 'default_physical_nic', 'node_nics')
 UPLINK_MTU_ANNOTATION = 'network.harvesterhci.io/uplink-mtu'
@@ -360,7 +360,7 @@ def _on_cluster_network(obj, generation, cn):
     if facts['network_type'] not in ('vlan', 'untagged') or facts['config'].get('type') != 'bridge':
         return False
     if generation == LEGACY:
-        return facts['bridge'] == builders.LEGACY_BRIDGE
+        return facts['bridge'] == LEGACY_BRIDGE
     return facts['cluster_network'] == cn
 
 
