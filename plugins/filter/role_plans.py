@@ -14,11 +14,12 @@ from ansible.module_utils.common.collections import is_sequence
 from ansible.module_utils.six import string_types
 
 from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import (
-    CLUSTER_NETWORK_NAME, CURRENT, LEGACY, MAX_DEVICE_NAME, MGMT_CLUSTER_NETWORK, node_devices)
+    CLUSTER_NETWORK_NAME, CURRENT, LEGACY, MAX_DEVICE_NAME, MGMT_CLUSTER_NETWORK, VID_MAX, VID_MIN, is_nic_name,
+    node_devices)
 
-# VLAN IDs an uplink trunks: 1 is the ports' default PVID (untagged), 0 and 4095 are reserved.
-TRUNK_MIN_VID = 2
-TRUNK_MAX_VID = 4094
+# VLAN IDs an uplink trunks: the VLAN range without 1, the ports' default PVID (untagged).
+TRUNK_MIN_VID = VID_MIN + 1
+TRUNK_MAX_VID = VID_MAX
 
 MODULE_NAME = re.compile(r'^[A-Za-z0-9_-]+$')
 SYSCTL_KEY = re.compile(r'^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$')
@@ -105,9 +106,7 @@ def default_vlan_input_errors(inputs):
     _require_mapping(inputs, 'default_vlan_input_errors input')
     errors = []
     variable, nics = _node_nics(inputs)
-    if (not nics or any(not isinstance(nic, string_types) for nic in nics)
-            or max(len(nic) for nic in nics) > MAX_DEVICE_NAME
-            or len(set(map(str, nics))) != len(nics)):
+    if not nics or not all(is_nic_name(nic) for nic in nics) or len(set(map(str, nics))) != len(nics):
         errors.append('%s = %s: give the uplink NIC names (each at most 15 characters, each once), the cluster-wide '
                       "default in default_vlan_nics (group_vars), a node's own in default_vlan_host_nics (host_vars)"
                       % (variable, nics))
@@ -240,7 +239,7 @@ def node_prep_input_errors(inputs):
             errors.append('%s.interfaces: give at least one NIC' % field)
         for position, name in enumerate(_slave_names(bond)):
             everything.append(name)
-            if not isinstance(name, string_types) or not name or len(name) > MAX_DEVICE_NAME:
+            if not is_nic_name(name):
                 errors.append('%s.interfaces: %s is not a NIC name or an item like {name: eth1}'
                               % (field, interfaces[position]))
     twice = _unique(name for name in everything if everything.count(name) > 1)

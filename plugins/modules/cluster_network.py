@@ -112,19 +112,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.networks
 
 
 def main():
-    module = new_module(dict(
-        name=dict(type='str', required=True),
-        description=dict(type='str'),
-        enable=dict(type='bool'),
-        default_physical_nic=dict(type='str'),
-        node_nics=dict(type='list', elements='dict', options=dict(
-            node=dict(type='str', required=True),
-            nic=dict(type='str', required=True),
-            description=dict(type='str'),
-        )),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-    ), generation=True)
-    run(module, cluster_network_handler)
+    run(new_module('cluster_network'), cluster_network_handler)
 
 
 if __name__ == '__main__':

@@ -108,24 +108,10 @@ changes:
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.common import new_module, run
 from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import vlan_config_handler
-from ansible_collections.harvester.network.plugins.module_utils.cluster.validation import BOND_MODES
 
 
 def main():
-    module = new_module(dict(
-        name=dict(type='str', required=True),
-        cluster_network=dict(type='str', required=True),
-        description=dict(type='str'),
-        nics=dict(type='list', elements='str'),
-        bond_mode=dict(type='str', choices=list(BOND_MODES), default='active-backup'),
-        miimon=dict(type='int'),
-        mtu=dict(type='int'),
-        tx_queue_len=dict(type='int'),
-        hardware_addr=dict(type='str'),
-        node_selector=dict(type='dict'),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-    ), generation=True, required_if=[('state', 'present', ['nics'])])
-    run(module, vlan_config_handler)
+    run(new_module('vlan_config'), vlan_config_handler)
 
 
 if __name__ == '__main__':

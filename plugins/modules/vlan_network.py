@@ -230,41 +230,8 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.common i
 from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import vlan_network_handler
 
 
-def route_options():
-    return dict(
-        mode=dict(type='str', choices=['auto', 'manual'], default='auto'),
-        cidr=dict(type='str'),
-        gateway=dict(type='str'),
-        dhcp_server=dict(type='str'),
-    )
-
-
 def main():
-    module = new_module(dict(
-        name=dict(type='str'),
-        namespace=dict(type='str', default='default'),
-        cluster_network=dict(type='str'),
-        network_type=dict(type='str', choices=['vlan', 'untagged'], default='vlan'),
-        vlan_id=dict(type='int'),
-        mtu=dict(type='int'),
-        preserve_default_vlan=dict(type='bool'),
-        route=dict(type='dict', options=route_options()),
-        description=dict(type='str'),
-        networks=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str', required=True),
-            namespace=dict(type='str'),
-            network_type=dict(type='str', choices=['vlan', 'untagged']),
-            vlan_id=dict(type='int'),
-            mtu=dict(type='int'),
-            preserve_default_vlan=dict(type='bool'),
-            route=dict(type='dict', options=route_options()),
-            description=dict(type='str'),
-        )),
-        prune=dict(type='bool', default=False),
-        allow_duplicate_vids=dict(type='bool', default=False),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-    ), generation=True, mutually_exclusive=[('name', 'networks')], required_one_of=[('name', 'networks')])
-    run(module, vlan_network_handler, needs_netaddr=True)
+    run(new_module('vlan_network'), vlan_network_handler, needs_netaddr=True)
 
 
 if __name__ == '__main__':

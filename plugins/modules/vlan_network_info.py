@@ -121,12 +121,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.networks
 
 
 def main():
-    module = new_module(dict(
-        name=dict(type='str'),
-        namespace=dict(type='str'),
-        cluster_network=dict(type='str'),
-    ), apply=False)
-    run(module, vlan_network_info_handler)
+    run(new_module('vlan_network_info'), vlan_network_info_handler)
 
 
 if __name__ == '__main__':

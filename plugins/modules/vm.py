@@ -225,48 +225,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.vms impo
 
 
 def main():
-    module = new_module(dict(
-        name=dict(type='str', required=True),
-        namespace=dict(type='str', default='default'),
-        state=dict(type='str', choices=['present', 'absent', 'running', 'stopped', 'restarted'], default='present'),
-        run_strategy=dict(type='str', choices=['Always', 'RerunOnFailure', 'Manual', 'Halted', 'Once']),
-        description=dict(type='str'),
-        labels=dict(type='dict'),
-        cpu=dict(type='int', default=1),
-        memory=dict(type='str', default='1Gi'),
-        interfaces=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str', required=True),
-            network=dict(type='str'),
-            type=dict(type='str', choices=['masquerade', 'bridge']),
-            model=dict(type='str', choices=['virtio', 'e1000', 'e1000e', 'ne2k_pci', 'pcnet', 'rtl8139'],
-                       default='virtio'),
-            mac_address=dict(type='str'),
-            boot_order=dict(type='int'),
-            guest_name=dict(type='str'),
-            ip_mode=dict(type='str', choices=['dhcp', 'dhcp6', 'static', 'none'], default='dhcp'),
-            addresses=dict(type='list', elements='str'),
-            gateway=dict(type='str'),
-            dns=dict(type='list', elements='str'),
-        )),
-        disks=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str', required=True),
-            container_disk=dict(type='str'),
-            pvc=dict(type='str'),
-            data_volume=dict(type='str'),
-            device=dict(type='str', choices=['disk', 'cdrom'], default='disk'),
-            bus=dict(type='str', choices=['virtio', 'sata', 'scsi', 'usb']),
-            boot_order=dict(type='int'),
-        ), mutually_exclusive=[('container_disk', 'pvc', 'data_volume')],
-            required_one_of=[('container_disk', 'pvc', 'data_volume')]),
-        user_data=dict(type='raw'),
-        guest_agent=dict(type='bool', default=False),
-        network_data=dict(type='raw'),
-        network_data_version=dict(type='int', choices=[1, 2], default=1),
-        wait=dict(type='bool', default=False),
-        wait_for_ips=dict(type='bool', default=False),
-        wait_timeout=dict(type='int', default=300),
-    ))
-    run(module, vm_handler, needs_netaddr=True)
+    run(new_module('vm'), vm_handler, needs_netaddr=True)
 
 
 if __name__ == '__main__':

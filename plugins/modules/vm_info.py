@@ -92,12 +92,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.vms impo
 
 
 def main():
-    module = new_module(dict(
-        name=dict(type='str'),
-        namespace=dict(type='str'),
-        label_selector=dict(type='str'),
-    ), apply=False)
-    run(module, vm_info_handler)
+    run(new_module('vm_info'), vm_info_handler)
 
 
 if __name__ == '__main__':

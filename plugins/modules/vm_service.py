@@ -107,22 +107,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.vms impo
 
 
 def main():
-    module = new_module(dict(
-        name=dict(type='str', required=True),
-        namespace=dict(type='str', default='default'),
-        vm=dict(type='str'),
-        type=dict(type='str', choices=['ClusterIP', 'NodePort', 'LoadBalancer'], default='ClusterIP'),
-        cluster_ip=dict(type='str'),
-        ports=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str'),
-            port=dict(type='int', required=True),
-            target_port=dict(type='raw'),
-            protocol=dict(type='str', choices=['TCP', 'UDP', 'SCTP'], default='TCP'),
-            node_port=dict(type='int'),
-        )),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-    ), required_if=[('state', 'present', ['vm', 'ports'])])
-    run(module, vm_service_handler, needs_netaddr=True)
+    run(new_module('vm_service'), vm_service_handler, needs_netaddr=True)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Connection options, named as kubernetes.core names them, and the client configuration built from them.
+"""Connection options, named as kubernetes.core names them (their spec is in argspecs.py), and the client
+configuration built from them.
 
 Precedence, as in kubernetes.core: an explicit option, else its ``K8S_AUTH_*`` environment variable (argument_spec
 fallback), else the kubeconfig (``kubeconfig`` option, ``KUBECONFIG`` or ``~/.kube/config``), else the in-cluster
@@ -12,8 +13,7 @@ __metaclass__ = type
 
 import os
 
-from ansible.module_utils.basic import env_fallback
-
+from ansible_collections.harvester.network.plugins.module_utils.cluster.argspecs import AUTH_ARG_SPEC
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import ConfigError
 
 try:
@@ -26,28 +26,6 @@ except ImportError:  # reported by the module through missing_required_lib
 
     class ConfigException(Exception):
         """Stands in for kubernetes.config.ConfigException when the client is missing."""
-
-AUTH_ARG_SPEC = {
-    'kubeconfig': {'type': 'raw', 'fallback': (env_fallback, ['K8S_AUTH_KUBECONFIG'])},
-    'context': {'type': 'str', 'fallback': (env_fallback, ['K8S_AUTH_CONTEXT'])},
-    'host': {'type': 'str', 'fallback': (env_fallback, ['K8S_AUTH_HOST'])},
-    'api_key': {'type': 'str', 'no_log': True, 'fallback': (env_fallback, ['K8S_AUTH_API_KEY'])},
-    'validate_certs': {'type': 'bool', 'default': True, 'aliases': ['verify_ssl'],
-                       'fallback': (env_fallback, ['K8S_AUTH_VERIFY_SSL'])},
-    'ca_cert': {'type': 'path', 'aliases': ['ssl_ca_cert'], 'fallback': (env_fallback, ['K8S_AUTH_SSL_CA_CERT'])},
-    'client_cert': {'type': 'path', 'aliases': ['cert_file'], 'fallback': (env_fallback, ['K8S_AUTH_CERT_FILE'])},
-    'client_key': {'type': 'path', 'aliases': ['key_file'], 'no_log': False,
-                   'fallback': (env_fallback, ['K8S_AUTH_KEY_FILE'])},
-    'proxy': {'type': 'str', 'fallback': (env_fallback, ['K8S_AUTH_PROXY'])},
-}
-
-APPLY_ARG_SPEC = {
-    'force_conflicts': {'type': 'bool', 'default': False},
-}
-
-GENERATION_ARG_SPEC = {
-    'api_generation': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'legacy', 'current']},
-}
 
 AUTH_OPTION_NAMES = tuple(AUTH_ARG_SPEC)
 

@@ -9,13 +9,12 @@ import base64
 import json
 from collections import OrderedDict
 
-from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import CURRENT, LEGACY
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
     CLUSTER_NETWORK, NAD, NODE_NETWORK, VLAN_CONFIG)
+# Harvester's names (the bridge of a cluster network, the built-in cluster networks): the one vocabulary
+from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import (
+    CURRENT, LEGACY, MGMT_CLUSTER_NETWORK, bridge_name, cluster_network_of_bridge)
 
-LEGACY_BRIDGE = 'harvester-br0'
-LEGACY_CLUSTER_NETWORK = 'vlan'
-MGMT_CLUSTER_NETWORK = 'mgmt'
 DEFAULT_MTU = 1500
 
 DESCRIPTION_ANNOTATION = 'field.cattle.io/description'
@@ -31,13 +30,6 @@ TYPE_OVERLAY = 'OverlayNetwork'
 # label value -> network_type (harvester/network-controller-harvester pkg/utils/nad.go @2e5cbea3, NetworkType)
 NETWORK_TYPES = {TYPE_VLAN: 'vlan', TYPE_UNTAGGED: 'untagged', TYPE_TRUNK: 'trunk', TYPE_OVERLAY: 'overlay'}
 OVERLAY_CNI = 'kube-ovn'
-
-
-def bridge_name(generation, cluster_network):
-    """The node bridge a NAD of ``cluster_network`` attaches to."""
-    if generation == LEGACY:
-        return LEGACY_BRIDGE
-    return '%s-br' % cluster_network
 
 
 def _metadata(name, namespace=None, labels=None, annotations=None):
@@ -228,10 +220,8 @@ def parse_vlan_network(obj):
             route = None
     bridge = config.get('bridge')
     cn = labels.get(LABEL_CLUSTER_NETWORK)
-    if not cn and bridge == LEGACY_BRIDGE:
-        cn = LEGACY_CLUSTER_NETWORK
-    elif not cn and bridge and bridge.endswith('-br'):
-        cn = bridge[:-3]
+    if not cn:
+        cn = cluster_network_of_bridge(bridge)
     network_type = config_network_type(config) or NETWORK_TYPES.get(
         labels.get(LABEL_TYPE) or labels.get(LABEL_TYPE_LEGACY), 'vlan')
     if network_type == 'overlay' and not cn:

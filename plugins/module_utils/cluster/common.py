@@ -1,20 +1,20 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every cluster module shares: the merged argument spec, import checks, a lazily connected ``Cluster`` and
-one ``run`` that turns ClusterErrors into ``fail_json`` messages."""
+"""What every cluster module shares: its AnsibleModule (``new_module``: the argument spec from argspecs.py), import
+checks, a lazily connected ``Cluster`` and one ``run`` that calls the module's handler and turns ClusterErrors into
+``fail_json`` messages. A cluster module's main() is ``run(new_module(NAME), handler)``."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import copy
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.harvester.network.plugins.module_utils.cluster.auth import (
-    APPLY_ARG_SPEC, AUTH_ARG_SPEC, GENERATION_ARG_SPEC, build_configuration)
+from ansible_collections.harvester.network.plugins.module_utils.cluster.argspecs import module_spec
+from ansible_collections.harvester.network.plugins.module_utils.cluster.auth import build_configuration
 from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import Discovery
-from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import ClusterError
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import ClusterError, ValidationError
 from ansible_collections.harvester.network.plugins.module_utils.cluster.service import ResourceService
 from ansible_collections.harvester.network.plugins.module_utils.cluster.transport import Transport
 
@@ -29,17 +29,6 @@ try:
     NETADDR_IMPORT_ERROR = None
 except ImportError:
     NETADDR_IMPORT_ERROR = traceback.format_exc()
-
-
-def argument_spec(spec, apply=True, generation=False):
-    """The module's own options plus the shared auth (and apply / api_generation) options."""
-    merged = copy.deepcopy(AUTH_ARG_SPEC)
-    if apply:
-        merged.update(copy.deepcopy(APPLY_ARG_SPEC))
-    if generation:
-        merged.update(copy.deepcopy(GENERATION_ARG_SPEC))
-    merged.update(spec)
-    return merged
 
 
 class Cluster(object):
@@ -72,8 +61,9 @@ class Cluster(object):
         return self._service
 
 
-def new_module(spec, apply=True, generation=False, **kwargs):
-    return AnsibleModule(argument_spec=argument_spec(spec, apply, generation), supports_check_mode=True, **kwargs)
+def new_module(name):
+    """The AnsibleModule of cluster module ``name``, its argument spec from argspecs.py."""
+    return AnsibleModule(**module_spec(name))
 
 
 def run(module, handler, needs_netaddr=False):
@@ -89,22 +79,7 @@ def run(module, handler, needs_netaddr=False):
         extra = {'error_type': type(exc).__name__}
         if exc.field:
             extra['field'] = exc.field
+        if isinstance(exc, ValidationError):
+            extra['errors'] = exc.errors  # every problem, each naming its field (as the host modules report them)
         module.fail_json(msg=str(exc), **extra)
     module.exit_json(**result)
-
-
-def changes_result(changes, done, module=None):
-    """``changed``, ``changes`` (summaries of the plan) and ``diff`` (one before/after per written object)."""
-    planned = [change for change in changes if change.action != 'none']
-    result = {
-        'changed': bool(done),
-        'changes': [change.summary() for change in planned],
-    }
-    written = done if done else []
-    if module is None or module._diff:
-        diffs = [change.diff() for change in written]
-        if len(diffs) == 1:
-            result['diff'] = diffs[0]
-        elif diffs:
-            result['diff'] = diffs
-    return result

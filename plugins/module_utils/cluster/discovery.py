@@ -11,9 +11,8 @@ __metaclass__ = type
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import MissingApiError, NotFoundError
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
     CLUSTER_NETWORK, NODE_NETWORK, VLAN_CONFIG)
+from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import CURRENT, LEGACY
 
-LEGACY = 'legacy'
-CURRENT = 'current'
 GENERATIONS = (LEGACY, CURRENT)
 
 GENERATION_NAMES = {

@@ -7,6 +7,9 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.harvester.network.plugins.module_utils.host.field_errors import (
+    FieldError, FieldErrors, field_message)
+
 
 class ClusterError(Exception):
     """Base class: a failure the module reports with ``fail_json(msg=str(error))``."""
@@ -17,14 +20,24 @@ class ClusterError(Exception):
         self.details = details or {}
 
     def __str__(self):
-        message = self.args[0]
-        if self.field and not message.startswith(self.field):
-            return '%s: %s' % (self.field, message)
-        return message
+        return field_message(self.field, self.args[0])
 
 
-class ValidationError(ClusterError):
-    """Input refused before anything was sent to the cluster."""
+class ValidationError(FieldError, ClusterError):
+    """Input refused before anything was sent to the cluster: one problem (``ValidationError(message, field)``), or
+    every problem a check collected (``Errors().raise_if_any()``), each naming its field (field_errors.py, the model
+    the host modules share)."""
+
+    def __init__(self, message, field=None, details=None):
+        FieldError.__init__(self, message, field=field)
+        self.details = details or {}
+
+
+class Errors(FieldErrors):
+    """Collects every input error of a cluster module before one ValidationError is raised."""
+
+    def raise_if_any(self, cls=ValidationError):
+        FieldErrors.raise_if_any(self, cls)
 
 
 class ConfigError(ClusterError):

@@ -12,13 +12,13 @@ __metaclass__ = type
 import json
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, compare, validation
-from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import (
-    LABEL_CLUSTER_NETWORK, LEGACY_CLUSTER_NETWORK, MGMT_CLUSTER_NETWORK)
-from ansible_collections.harvester.network.plugins.module_utils.cluster.common import changes_result
+from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import LABEL_CLUSTER_NETWORK
 from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import CURRENT, LEGACY
-from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import InUseError, ValidationError
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import Errors, InUseError, ValidationError
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
     CLUSTER_NETWORK, NAD, NODE, NODE_NETWORK, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE, VLAN_CONFIG)
+from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import (
+    LEGACY_BRIDGE, LEGACY_CLUSTER_NETWORK, MGMT_CLUSTER_NETWORK, VID_MAX, VID_MIN)
 
 LEGACY_ONLY = ('enable', 'default_physical_nic', 'node_nics')
 UPLINK_MTU_ANNOTATION = 'network.harvesterhci.io/uplink-mtu'
@@ -29,32 +29,33 @@ LOCAL_PREDICTION = ('check mode predicted this locally, without a server-side dr
 
 # ---- cluster_network ------------------------------------------------------------------------------------------
 def validate_cluster_network(params, generation):
+    errors = Errors()
     name = params['name']
     if generation == CURRENT:
         for option in LEGACY_ONLY:
             if params.get(option) is not None:
-                raise ValidationError('is for Harvester v0.3/v1.0 only; this cluster is v1.1+, where the uplink NICs '
-                                      'are set with harvester.network.vlan_config', field=option)
-        validation.cluster_network_name('name', name)
+                errors.add(option, 'is for Harvester v0.3/v1.0 only; this cluster is v1.1+, where the uplink NICs '
+                                   'are set with harvester.network.vlan_config')
+        errors.check(validation.cluster_network_name, 'name', name)
         if name == MGMT_CLUSTER_NETWORK and (params['state'] == 'absent' or params.get('description')):
-            raise ValidationError('mgmt is the built-in management cluster network: it cannot be deleted or changed',
-                                  field='name')
+            errors.add('name', 'mgmt is the built-in management cluster network: it cannot be deleted or changed')
+        errors.raise_if_any()
         return
     if name != LEGACY_CLUSTER_NETWORK:
-        raise ValidationError('Harvester v0.3/v1.0 has exactly one cluster network, "vlan": set name=vlan',
-                              field='name')
+        errors.add('name', 'Harvester v0.3/v1.0 has exactly one cluster network, "vlan": set name=vlan')
     if params['state'] == 'absent':
-        raise ValidationError('the "vlan" cluster network of Harvester v0.3/v1.0 is built in and cannot be deleted: '
-                              'set enable=false to turn the VLAN network off', field='state')
+        errors.add('state', 'the "vlan" cluster network of Harvester v0.3/v1.0 is built in and cannot be deleted: '
+                            'set enable=false to turn the VLAN network off')
     if params.get('default_physical_nic'):
-        validation.nic_name('default_physical_nic', params['default_physical_nic'])
+        errors.check(validation.nic_name, 'default_physical_nic', params['default_physical_nic'])
     nodes = [item['node'] for item in params.get('node_nics') or []]
     for index, item in enumerate(params.get('node_nics') or []):
-        validation.dns1123_subdomain('node_nics[%d].node' % index, item['node'])
-        validation.nic_name('node_nics[%d].nic' % index, item['nic'])
+        errors.check(validation.dns1123_subdomain, 'node_nics[%d].node' % index, item['node'])
+        errors.check(validation.nic_name, 'node_nics[%d].nic' % index, item['nic'])
     if validation.duplicates(nodes):
-        raise ValidationError('node %s is listed more than once: give each node one NIC'
-                              % ', '.join(validation.duplicates(nodes)), field='node_nics')
+        errors.add('node_nics', 'node %s is listed more than once: give each node one NIC'
+                   % ', '.join(validation.duplicates(nodes)))
+    errors.raise_if_any()
 
 
 def cluster_network_handler(params, cluster, module):
@@ -62,8 +63,9 @@ def cluster_network_handler(params, cluster, module):
     validate_cluster_network(params, generation)
     service = cluster.service
     name = params['name']
-    existing = service.get(CLUSTER_NETWORK, name)
-    existing_map = {('', name): existing} if existing else {}
+    key, existing_map = service.read_one(CLUSTER_NETWORK, name)
+    existing = existing_map.get(key)
+    reconcile = service.reconcile(module)
     if generation == CURRENT:
         if name == MGMT_CLUSTER_NETWORK:
             return {'changed': False, 'changes': [], 'generation': generation,
@@ -71,12 +73,11 @@ def cluster_network_handler(params, cluster, module):
         if params['state'] == 'absent':
             if existing is not None:
                 _refuse_cluster_network_in_use(service, name, module)
-            changes = service.delete_plan(CLUSTER_NETWORK, [('', name)], existing_map)
+            reconcile.delete(CLUSTER_NETWORK, [key], existing_map)
         else:
-            changes = service.plan(CLUSTER_NETWORK, [builders.cluster_network(CURRENT, name, params.get('description'))],
-                                   existing_map)
-        done = service.execute(changes)
-        result = changes_result(changes, done, module)
+            reconcile.converge(CLUSTER_NETWORK, [builders.cluster_network(CURRENT, name, params.get('description'))],
+                               existing_map)
+        result = reconcile.run()
         result.update({'generation': generation, 'cluster_network': {'name': name, 'exists': params['state'] == 'present'}})
         return result
 
@@ -90,18 +91,17 @@ def cluster_network_handler(params, cluster, module):
     if enable is None and existing is not None:
         enable = existing.get('enable')
     desired = builders.cluster_network(LEGACY, name, params.get('description'), enable, nic)
-    changes = service.plan(CLUSTER_NETWORK, [desired], existing_map)
+    reconcile.converge(CLUSTER_NETWORK, [desired], existing_map)
     if params.get('node_nics'):
         node_networks = service.list(NODE_NETWORK)
         wanted = [builders.node_network(item['node'], item['nic'], item.get('description'))
                   for item in params['node_nics']]
-        changes.extend(service.plan(NODE_NETWORK, wanted, node_networks))
-    done = service.execute(changes)
-    result = changes_result(changes, done, module)
-    final = [c.result for c in changes if c.kind is CLUSTER_NETWORK and c.result is not None] or [existing or desired]
+        reconcile.converge(NODE_NETWORK, wanted, node_networks)
+    result = reconcile.run()
+    final = reconcile.final(CLUSTER_NETWORK, key)
     result.update({'generation': generation, 'cluster_network': {
-        'name': name, 'exists': True, 'enable': final[0].get('enable'),
-        'default_physical_nic': (final[0].get('config') or {}).get('defaultPhysicalNIC')}})
+        'name': name, 'exists': True, 'enable': final.get('enable'),
+        'default_physical_nic': (final.get('config') or {}).get('defaultPhysicalNIC')}})
     return result
 
 
@@ -152,27 +152,28 @@ def uplink_mtu(service, cn, configs=None):
 
 # ---- vlan_config ----------------------------------------------------------------------------------------------
 def validate_vlan_config(params):
-    validation.dns1123_subdomain('name', params['name'])
-    validation.cluster_network_name('cluster_network', params['cluster_network'])
+    errors = Errors()
+    errors.check(validation.dns1123_subdomain, 'name', params['name'])
+    errors.check(validation.cluster_network_name, 'cluster_network', params['cluster_network'])
     if params['cluster_network'] == MGMT_CLUSTER_NETWORK:
-        raise ValidationError('a VlanConfig cannot target mgmt (its uplink is the management interface): '
-                              'create a cluster network of its own', field='cluster_network')
-    if params['state'] == 'absent':
-        return
-    nics = params.get('nics') or []
-    if not nics:
-        raise ValidationError('give at least one uplink NIC, e.g. [eth1]', field='nics')
-    for index, nic in enumerate(nics):
-        validation.nic_name('nics[%d]' % index, nic)
-    if validation.duplicates(nics):
-        raise ValidationError('%s listed twice' % ', '.join(validation.duplicates(nics)), field='nics')
-    validation.mtu('mtu', params.get('mtu'))
-    if params.get('miimon') is not None and params['miimon'] < 0:
-        raise ValidationError('must be 0 (off) or a positive number of milliseconds', field='miimon')
-    if params.get('tx_queue_len') is not None and params['tx_queue_len'] < 0:
-        raise ValidationError('must be 0 or positive', field='tx_queue_len')
-    validation.mac_address('hardware_addr', params.get('hardware_addr'))
-    validation.labels('node_selector', params.get('node_selector'))
+        errors.add('cluster_network', 'a VlanConfig cannot target mgmt (its uplink is the management interface): '
+                                      'create a cluster network of its own')
+    if params['state'] != 'absent':
+        nics = params.get('nics') or []
+        if not nics:
+            errors.add('nics', 'give at least one uplink NIC, e.g. [eth1]')
+        for index, nic in enumerate(nics):
+            errors.check(validation.nic_name, 'nics[%d]' % index, nic)
+        if validation.duplicates(nics):
+            errors.add('nics', '%s listed twice' % ', '.join(validation.duplicates(nics)))
+        errors.check(validation.mtu, 'mtu', params.get('mtu'))
+        if params.get('miimon') is not None and params['miimon'] < 0:
+            errors.add('miimon', 'must be 0 (off) or a positive number of milliseconds')
+        if params.get('tx_queue_len') is not None and params['tx_queue_len'] < 0:
+            errors.add('tx_queue_len', 'must be 0 or positive')
+        errors.check(validation.mac_address, 'hardware_addr', params.get('hardware_addr'))
+        errors.check(validation.labels, 'node_selector', params.get('node_selector'))
+    errors.raise_if_any()
 
 
 def vlan_config_handler(params, cluster, module):
@@ -186,12 +187,12 @@ def vlan_config_handler(params, cluster, module):
     name, cn = params['name'], params['cluster_network']
     configs = service.list(VLAN_CONFIG)
     key = ('', name)
+    reconcile = service.reconcile(module)
     if params['state'] == 'absent':
-        changes = service.delete_plan(VLAN_CONFIG, [key], configs)
-        if changes:
-            _refuse_vlan_config_change(service, changes[0].existing, None)
-        done = service.execute(changes)
-        return changes_result(changes, done, module)
+        reconcile.delete(VLAN_CONFIG, [key], configs)
+        if reconcile.changes:
+            _refuse_vlan_config_change(service, reconcile.changes[0].existing, None)
+        return reconcile.run()
     if service.get(CLUSTER_NETWORK, cn) is None:
         _missing_cluster_network(service, module, cn, 'create it first with harvester.network.cluster_network')
     desired = builders.vlan_config(name, cn, params['nics'], params.get('bond_mode'), params.get('miimon'),
@@ -215,12 +216,11 @@ def vlan_config_handler(params, cluster, module):
                 raise ValidationError('selects nodes that VlanConfig %s (cluster network %s) also selects: a node '
                                       'may have only one uplink per cluster network; narrow node_selector'
                                       % (other_key[1], cn), field='node_selector')
-    changes = service.plan(VLAN_CONFIG, [desired], configs)
-    if changes[0].action == 'update':
-        _refuse_vlan_config_change(service, changes[0].existing, desired)
-    done = service.execute(changes)
-    result = changes_result(changes, done, module)
-    final = changes[0].result or configs.get(key) or desired
+    reconcile.converge(VLAN_CONFIG, [desired], configs)
+    if reconcile.changes[0].action == 'update':
+        _refuse_vlan_config_change(service, reconcile.changes[0].existing, desired)
+    result = reconcile.run()
+    final = reconcile.final(VLAN_CONFIG, key)
     result['vlan_config'] = {'name': name, 'cluster_network': cn, 'spec': final.get('spec'),
                              'hardware_addr': builders.hardware_addr_from_api(
                                  ((((final.get('spec') or {}).get('uplink') or {}).get('linkAttributes')) or {})
@@ -309,46 +309,48 @@ def _f(item, name):
 
 
 def validate_vlan_networks(params, networks, generation):
+    errors = Errors()
     cn = params.get('cluster_network')
     if generation == CURRENT:
         if not cn:
-            raise ValidationError('is required on Harvester v1.1+: name the cluster network the VLANs ride on '
-                                  '(mgmt for the management network)', field='cluster_network')
-        validation.cluster_network_name('cluster_network', cn)
+            errors.add('cluster_network', 'is required on Harvester v1.1+: name the cluster network the VLANs ride on '
+                                          '(mgmt for the management network)')
+        else:
+            errors.check(validation.cluster_network_name, 'cluster_network', cn)
     elif cn not in (None, LEGACY_CLUSTER_NETWORK):
-        raise ValidationError('Harvester v0.3/v1.0 has one cluster network, "vlan": leave cluster_network unset',
-                              field='cluster_network')
+        errors.add('cluster_network', 'Harvester v0.3/v1.0 has one cluster network, "vlan": leave cluster_network unset')
     for item in networks:
-        validation.dns1123_label(_f(item, 'name'), item['name'])
-        validation.dns1123_label(_f(item, 'namespace'), item['namespace'])
+        errors.check(validation.dns1123_label, _f(item, 'name'), item['name'])
+        errors.check(validation.dns1123_label, _f(item, 'namespace'), item['namespace'])
         if params['state'] == 'absent':
             continue
         if item['network_type'] == 'untagged':
             if generation == LEGACY:
-                raise ValidationError('untagged networks need Harvester v1.1+', field=_f(item, 'network_type'))
+                errors.add(_f(item, 'network_type'), 'untagged networks need Harvester v1.1+')
             if item.get('route'):
                 # harvester/network-controller-harvester pkg/utils/nad.go @2e5cbea3 (OutdateNadLayer3NetworkConf):
                 # Harvester drops the route of a network without a VLAN
-                raise ValidationError('an untagged network carries no route in Harvester: drop route or set '
-                                      'network_type=vlan with a vlan_id', field=_f(item, 'route'))
+                errors.add(_f(item, 'route'), 'an untagged network carries no route in Harvester: drop route or set '
+                                              'network_type=vlan with a vlan_id')
             if item.get('vlan_id') is not None:
-                raise ValidationError('an untagged network has no VLAN ID: drop vlan_id or set network_type=vlan',
-                                      field=_f(item, 'vlan_id'))
+                errors.add(_f(item, 'vlan_id'), 'an untagged network has no VLAN ID: drop vlan_id or set '
+                                                'network_type=vlan')
             if item.get('preserve_default_vlan') is not None:
-                raise ValidationError("an untagged network's VM ports carry the native VLAN by design: drop "
-                                      'preserve_default_vlan', field=_f(item, 'preserve_default_vlan'))
+                errors.add(_f(item, 'preserve_default_vlan'), "an untagged network's VM ports carry the native VLAN "
+                                                              'by design: drop preserve_default_vlan')
+        elif item.get('vlan_id') is None:
+            errors.add(_f(item, 'vlan_id'), 'is required for a VLAN network: give %d-%d' % (VID_MIN, VID_MAX))
         else:
-            if item.get('vlan_id') is None:
-                raise ValidationError('is required for a VLAN network: give 1-4094', field=_f(item, 'vlan_id'))
-            validation.vlan_id(_f(item, 'vlan_id'), item['vlan_id'])
+            errors.check(validation.vlan_id, _f(item, 'vlan_id'), item['vlan_id'])
         if item.get('mtu') is not None and generation == LEGACY:
-            raise ValidationError('Harvester v0.3/v1.0 networks carry no MTU: drop mtu', field=_f(item, 'mtu'))
-        validation.mtu(_f(item, 'mtu'), item.get('mtu'))
-        validation.route(_f(item, 'route'), item.get('route'))
+            errors.add(_f(item, 'mtu'), 'Harvester v0.3/v1.0 networks carry no MTU: drop mtu')
+        else:
+            errors.check(validation.mtu, _f(item, 'mtu'), item.get('mtu'))
+        errors.check(validation.route, _f(item, 'route'), item.get('route'))
     keys = [(item['namespace'], item['name']) for item in networks]
     if validation.duplicates(keys):
-        raise ValidationError('%s listed more than once' % ', '.join('%s/%s' % k for k in validation.duplicates(keys)),
-                              field='networks')
+        errors.add('networks', '%s listed more than once' % ', '.join('%s/%s' % k for k in validation.duplicates(keys)))
+    errors.raise_if_any()
 
 
 def _on_cluster_network(obj, generation, cn):
@@ -358,7 +360,7 @@ def _on_cluster_network(obj, generation, cn):
     if facts['network_type'] not in ('vlan', 'untagged') or facts['config'].get('type') != 'bridge':
         return False
     if generation == LEGACY:
-        return facts['bridge'] == builders.LEGACY_BRIDGE
+        return facts['bridge'] == LEGACY_BRIDGE
     return facts['cluster_network'] == cn
 
 
@@ -387,19 +389,22 @@ def vlan_network_handler(params, cluster, module):
         if cn != MGMT_CLUSTER_NETWORK and cn_obj is None:
             _missing_cluster_network(service, module, cn, 'create it with harvester.network.cluster_network and give '
                                                           'it an uplink with harvester.network.vlan_config')
+        errors = Errors()
         for item in networks:
             # Refuse up front: Harvester's webhook rewrites a NAD's MTU to its cluster network's on create and refuses
             # another on update (pkg/webhook/nad/mutator.go patchMTU, validator.go checkNadConfig @2e5cbea3)
             if item.get('mtu') is not None and item['mtu'] != mtu:
-                raise ValidationError('%d differs from the MTU of cluster network %s (%d): a VLAN network always has '
-                                      "its cluster network's MTU; leave mtu out, or change the uplink MTU with "
-                                      'harvester.network.vlan_config' % (item['mtu'], cn, mtu), field=_f(item, 'mtu'))
+                errors.add(_f(item, 'mtu'), '%d differs from the MTU of cluster network %s (%d): a VLAN network always '
+                                            "has its cluster network's MTU; leave mtu out, or change the uplink MTU "
+                                            'with harvester.network.vlan_config' % (item['mtu'], cn, mtu))
             item['mtu'] = mtu
+        errors.raise_if_any()
     existing = service.list(NAD)
     wanted_keys = set((item['namespace'], item['name']) for item in networks)
 
+    reconcile = service.reconcile(module)
     if params['state'] == 'absent':
-        changes = service.delete_plan(NAD, sorted(wanted_keys), existing)
+        reconcile.delete(NAD, sorted(wanted_keys), existing)
     else:
         for item in networks:
             item['cluster_network'] = cn
@@ -411,8 +416,9 @@ def vlan_network_handler(params, cluster, module):
                                 if k[0] in scope and k not in wanted_keys and _on_cluster_network(obj, generation, cn))
         if not params.get('allow_duplicate_vids'):
             _refuse_duplicate_vids(networks, existing, generation, cn, wanted_keys, prune_keys)
-        changes = service.plan(NAD, desired, existing, prune_keys)
+        reconcile.converge(NAD, desired, existing, prune_keys)
 
+    changes = reconcile.changes
     touching = set(c.key for c in changes if c.action == 'delete' or (
         c.action == 'update' and any(path[:2] == ('spec', 'config') for path in c.paths)))
     field = 'networks' if params.get('networks') else 'name'
@@ -434,13 +440,11 @@ def vlan_network_handler(params, cluster, module):
                 '(harvester.network.vm) or delete the VM before deleting the network'
                 % (key[0], key[1], ', '.join(vms)) for key, vms in sorted(users.items())), field=field)
 
-    done = service.execute(changes)
-    result = changes_result(changes, done, module)
+    result = reconcile.run()
     result['generation'] = generation
     if params['state'] == 'present':
-        by_key = dict((c.key, c.result or c.existing or c.desired) for c in changes if c.action != 'delete')
-        result['networks'] = [builders.parse_vlan_network(by_key[k]) for k in
-                              [(item['namespace'], item['name']) for item in networks]]
+        result['networks'] = [builders.parse_vlan_network(reconcile.final(NAD, (item['namespace'], item['name'])))
+                              for item in networks]
     return result
 
 

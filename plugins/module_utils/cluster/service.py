@@ -1,7 +1,12 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read, plan and write objects: one LIST per kind, server-side apply with a field manager, server-side dry run
-in check mode (so check mode reports what the server would really store), retry on 409 resourceVersion races."""
+in check mode (so check mode reports what the server would really store), retry on 409 resourceVersion races.
+
+Every cluster handler reconciles through ``Reconciliation`` (``service.reconcile(module)``): the handler reads what
+exists (``read_one`` or one ``list`` per kind), then per kind ``delete`` (state absent) or builds manifests and
+``converge`` (plan: create, update, none, prune); checks that need the plan look at ``changes``; ``run()`` applies in
+order (server-side dry run in check mode) and returns ``changed``, ``changes`` and ``diff``."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -103,6 +108,12 @@ class ResourceService(object):
         except NotFoundError:
             return None
 
+    def read_one(self, kind, name, namespace=None):
+        """One GET: the object's key and, as ``list`` answers, {key: object} (empty when it does not exist)."""
+        key = (namespace or '', name)
+        existing = self.get(kind, name, namespace)
+        return key, ({key: existing} if existing is not None else {})
+
     # ---- writes ------------------------------------------------------------------------------------------------
     def _dry_run(self):
         return [('dryRun', 'All')] if self.check_mode else []
@@ -187,6 +198,10 @@ class ResourceService(object):
     def delete_plan(self, kind, keys, existing):
         return [Change(kind, key, 'delete', existing=existing[key]) for key in keys if key in existing]
 
+    def reconcile(self, module=None):
+        """A new reconciliation (the one path every handler takes; see the module docstring)."""
+        return Reconciliation(self, module)
+
     def execute(self, changes):
         """Run the writes of a plan in order; returns the changes that wrote something."""
         done = []
@@ -205,3 +220,58 @@ class ResourceService(object):
                 if self.delete(change.kind, change.key[1], change.key[0] or None):
                     done.append(change)
         return done
+
+
+def changes_result(changes, done, module=None):
+    """``changed``, ``changes`` (summaries of the plan) and ``diff`` (one before/after per written object)."""
+    planned = [change for change in changes if change.action != 'none']
+    result = {
+        'changed': bool(done),
+        'changes': [change.summary() for change in planned],
+    }
+    written = done if done else []
+    if module is None or module._diff:
+        diffs = [change.diff() for change in written]
+        if len(diffs) == 1:
+            result['diff'] = diffs[0]
+        elif diffs:
+            result['diff'] = diffs
+    return result
+
+
+class Reconciliation(object):
+    """One handler's plan and its run: ``delete``/``converge`` per kind add to ``changes`` (nothing is written yet),
+    checks that need the plan read ``changes``, ``run()`` writes and returns the result."""
+
+    def __init__(self, service, module=None):
+        self.service = service
+        self.module = module
+        self.changes = []
+        self.done = []
+
+    def delete(self, kind, keys, existing):
+        """Delete the objects of ``keys`` that are in ``existing`` (what the handler read)."""
+        self.changes.extend(self.service.delete_plan(kind, keys, existing))
+        return self
+
+    def converge(self, kind, desired, existing, prune_keys=()):
+        """Make the built manifests ``desired`` true against ``existing``; delete ``prune_keys``."""
+        self.changes.extend(self.service.plan(kind, desired, existing, prune_keys))
+        return self
+
+    def add(self, change):
+        """A change the planner cannot derive (e.g. deleting a VM's instance to restart it)."""
+        self.changes.append(change)
+        return self
+
+    def run(self):
+        """Apply (server-side dry run in check mode): ``changed``, ``changes`` and ``diff``."""
+        self.done = self.service.execute(self.changes)
+        return changes_result(self.changes, self.done, self.module)
+
+    def final(self, kind, key):
+        """The object ``key`` after the run: what the server returned, else what existed, else the manifest."""
+        for change in self.changes:
+            if change.kind is kind and change.key == key and change.action != 'delete':
+                return change.result or change.existing or change.desired
+        return None

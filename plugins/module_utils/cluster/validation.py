@@ -9,6 +9,8 @@ __metaclass__ = type
 import re
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import ValidationError
+from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import (
+    MAX_CLUSTER_NETWORK_NAME, VID_MAX, VID_MIN, is_nic_name)
 
 try:
     import netaddr
@@ -19,16 +21,12 @@ except ImportError:  # reported by the module through missing_required_lib
 
 DNS1123_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
 DNS1123_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
-NIC_NAME = re.compile(r'^[^\s/:]{1,15}$')
 MAC = re.compile(r'^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$')
 QUANTITY = re.compile(r'^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$')
 LABEL_NAME = re.compile(r'^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$')
 LABEL_VALUE = re.compile(r'^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$')
 
-MAX_CLUSTER_NETWORK_NAME = 12  # "<cn>-br" and "<cn>-bo" must fit the kernel's 15-character interface names
-VID_MIN, VID_MAX = 1, 4094
 MTU_MIN, MTU_MAX = 576, 9000
-BOND_MODES = ('balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb')
 
 
 def dns1123_label(field, value, max_length=63):
@@ -73,7 +71,7 @@ def mtu(field, value):
 
 
 def nic_name(field, value):
-    if not isinstance(value, str) or not NIC_NAME.match(value) or value in ('.', '..'):
+    if not is_nic_name(value):
         raise ValidationError('%r is not a Linux interface name: 1-15 characters, no spaces, "/" or ":"' % (value,),
                               field=field)
     return value

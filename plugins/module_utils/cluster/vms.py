@@ -8,8 +8,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, cloudinit, validation, vm_builder
-from ansible_collections.harvester.network.plugins.module_utils.cluster.common import changes_result
-from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import ValidationError, WaitTimeout
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import Errors, ValidationError, WaitTimeout
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
     NAD, SERVICE, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.service import Change
@@ -20,85 +19,92 @@ POLL_SECONDS = 2.0
 
 
 # ---- vm -------------------------------------------------------------------------------------------------------
-def normalise_interfaces(params):
-    """Validate ``interfaces`` and return them with binding, MAC, network reference and guest name resolved."""
+def normalise_interfaces(params, errors=None):
+    """Validate ``interfaces`` and return them with binding, MAC, network reference and guest name resolved. Every
+    problem goes to ``errors`` (an errors.Errors); without one, they are raised together."""
+    own = errors is None
+    errors = Errors() if own else errors
     namespace = params['namespace']
     nics = []
     management = []
     for index, raw in enumerate(params.get('interfaces') or []):
         field = 'interfaces[%d]' % index
         nic = dict(raw)
-        validation.dns1123_label(field + '.name', nic['name'])
+        errors.check(validation.dns1123_label, field + '.name', nic['name'])
         if nic.get('network'):
             ns, name = builders.nad_reference(nic['network'], namespace)
-            validation.dns1123_label(field + '.network', ns)
-            validation.dns1123_label(field + '.network', name)
+            errors.check(validation.dns1123_label, field + '.network', ns)
+            errors.check(validation.dns1123_label, field + '.network', name)
             nic['network'] = '%s/%s' % (ns, name)
             nic['binding'] = nic.get('type') or 'bridge'
             if nic['binding'] != 'bridge':
-                raise ValidationError('masquerade works only on the management (pod) network: use type=bridge for '
-                                      'a VLAN network, or leave network unset for management', field=field + '.type')
+                errors.add(field + '.type', 'masquerade works only on the management (pod) network: use type=bridge '
+                                            'for a VLAN network, or leave network unset for management')
         else:
             nic['network'] = None
             nic['binding'] = nic.get('type') or 'masquerade'
             management.append(nic['name'])
-        nic['mac'] = validation.mac_address(field + '.mac_address', nic.get('mac_address'))
+        nic['mac'] = errors.check(validation.mac_address, field + '.mac_address', nic.get('mac_address'))
         nic['guest_name'] = nic.get('guest_name') or cloudinit.default_guest_name(index)
-        validation.nic_name(field + '.guest_name', nic['guest_name'])
+        errors.check(validation.nic_name, field + '.guest_name', nic['guest_name'])
         mode = nic.get('ip_mode') or 'dhcp'
         nic['ip_mode'] = mode
         if mode == 'static':
             if not nic.get('addresses'):
-                raise ValidationError('static mode needs addresses, e.g. [192.168.100.10/24]', field=field + '.addresses')
+                errors.add(field + '.addresses', 'static mode needs addresses, e.g. [192.168.100.10/24]')
             networks = []
-            for position, address in enumerate(nic['addresses']):
-                net = validation.ip_network('%s.addresses[%d]' % (field, position), address)
+            for position, address in enumerate(nic.get('addresses') or []):
+                net = errors.check(validation.ip_network, '%s.addresses[%d]' % (field, position), address)
+                if net is None:
+                    continue
                 if net.ip == net.network and net.prefixlen < (31 if net.version == 4 else 127):
-                    raise ValidationError('%s is a network address: give the NIC\'s own address with its prefix, '
-                                          'e.g. %s/%d' % (address, net.network + 10, net.prefixlen),
-                                          field='%s.addresses[%d]' % (field, position))
+                    errors.add('%s.addresses[%d]' % (field, position),
+                               '%s is a network address: give the NIC\'s own address with its prefix, e.g. %s/%d'
+                               % (address, net.network + 10, net.prefixlen))
                 networks.append(net)
             if nic.get('gateway'):
-                gateway = validation.ip_address(field + '.gateway', nic['gateway'])
-                if not any(gateway in net for net in networks):
-                    raise ValidationError('gateway %s is outside every address of this NIC (%s): give a router on '
-                                          'the NIC\'s subnet' % (gateway, ', '.join(str(n.cidr) for n in networks)),
-                                          field=field + '.gateway')
+                gateway = errors.check(validation.ip_address, field + '.gateway', nic['gateway'])
+                if gateway is not None and networks and not any(gateway in net for net in networks):
+                    errors.add(field + '.gateway', 'gateway %s is outside every address of this NIC (%s): give a '
+                                                   'router on the NIC\'s subnet'
+                               % (gateway, ', '.join(str(n.cidr) for n in networks)))
         elif nic.get('addresses') or nic.get('gateway'):
-            raise ValidationError('addresses and gateway need ip_mode=static', field=field + '.ip_mode')
+            errors.add(field + '.ip_mode', 'addresses and gateway need ip_mode=static')
         for position, server in enumerate(nic.get('dns') or []):
-            validation.ip_address('%s.dns[%d]' % (field, position), server)
+            errors.check(validation.ip_address, '%s.dns[%d]' % (field, position), server)
         nics.append(nic)
     if len(management) > 1:
-        raise ValidationError('%s all use the management network: a VM has at most one management NIC'
-                              % ', '.join(management), field='interfaces')
+        errors.add('interfaces', '%s all use the management network: a VM has at most one management NIC'
+                   % ', '.join(management))
     for what, values in (('name', [n['name'] for n in nics]), ('mac_address', [n['mac'] for n in nics if n['mac']]),
                          ('guest_name', [n['guest_name'] for n in nics])):
         if validation.duplicates(values):
-            raise ValidationError('%s used by more than one interface' % ', '.join(validation.duplicates(values)),
-                                  field='interfaces[].%s' % what)
+            errors.add('interfaces[].%s' % what, '%s used by more than one interface'
+                       % ', '.join(validation.duplicates(values)))
+    if own:
+        errors.raise_if_any()
     return nics
 
 
-def normalise_disks(params):
+def normalise_disks(params, errors):
     disks = []
     for index, raw in enumerate(params.get('disks') or []):
         field = 'disks[%d]' % index
         item = dict(raw)
-        validation.dns1123_label(field + '.name', item['name'])
+        errors.check(validation.dns1123_label, field + '.name', item['name'])
         if item['name'] == vm_builder.CLOUD_INIT_DISK:
-            raise ValidationError('cloudinitdisk is reserved for the cloud-init disk this module adds', field=field + '.name')
+            errors.add(field + '.name', 'cloudinitdisk is reserved for the cloud-init disk this module adds')
         sources = [s for s in ('container_disk', 'pvc', 'data_volume') if item.get(s)]
         if len(sources) != 1:
-            raise ValidationError('give exactly one of container_disk, pvc, data_volume', field=field)
+            errors.add(field, 'give exactly one of container_disk, pvc, data_volume')
         if item.get('pvc'):
-            validation.dns1123_subdomain(field + '.pvc', item['pvc'])
+            errors.check(validation.dns1123_subdomain, field + '.pvc', item['pvc'])
         if item.get('data_volume'):
-            validation.dns1123_subdomain(field + '.data_volume', item['data_volume'])
+            errors.check(validation.dns1123_subdomain, field + '.data_volume', item['data_volume'])
         disks.append(item)
     names = [d['name'] for d in disks]
     if validation.duplicates(names):
-        raise ValidationError('%s used twice' % ', '.join(validation.duplicates(names)), field='disks[].name')
+        errors.add('disks[].name', '%s used twice' % ', '.join(validation.duplicates(names)))
     return disks
 
 
@@ -118,16 +124,21 @@ def run_strategy(params, existing):
 
 
 def build_vm_spec(params, existing=None):
-    """Validated, normalised params -> the VirtualMachine manifest (pure, apart from ``existing`` runStrategy)."""
-    validation.dns1123_label('name', params['name'])
-    validation.dns1123_label('namespace', params['namespace'])
-    validation.labels('labels', params.get('labels'))
+    """Validated, normalised params -> the VirtualMachine manifest (pure, apart from ``existing`` runStrategy).
+    Every input error is collected and raised together, each naming its field."""
+    errors = Errors()
+    errors.check(validation.dns1123_label, 'name', params['name'])
+    errors.check(validation.dns1123_label, 'namespace', params['namespace'])
+    errors.check(validation.labels, 'labels', params.get('labels'))
     if params.get('cpu') is not None and params['cpu'] < 1:
-        raise ValidationError('give at least 1 core', field='cpu')
-    memory = validation.quantity('memory', params.get('memory') or '1Gi')
-    nics = normalise_interfaces(params)
-    disks = normalise_disks(params)
-    user_data = cloudinit.user_data_text('user_data', params.get('user_data'), bool(params.get('guest_agent')))
+        errors.add('cpu', 'give at least 1 core')
+    memory = errors.check(validation.quantity, 'memory', params.get('memory') or '1Gi')
+    nics = normalise_interfaces(params, errors)
+    disks = normalise_disks(params, errors)
+    user_data = errors.check(cloudinit.user_data_text, 'user_data', params.get('user_data'),
+                             bool(params.get('guest_agent')))
+    strategy = errors.check(run_strategy, params, existing)
+    errors.raise_if_any()
     network_data = params.get('network_data')
     if isinstance(network_data, dict):
         network_data = cloudinit.dump_yaml(network_data)
@@ -135,7 +146,7 @@ def build_vm_spec(params, existing=None):
         network_data = cloudinit.network_data_text(nics, params.get('network_data_version') or 1)
     vm = {
         'name': params['name'], 'namespace': params['namespace'], 'labels': params.get('labels'),
-        'description': params.get('description'), 'run_strategy': run_strategy(params, existing),
+        'description': params.get('description'), 'run_strategy': strategy,
         'cpu': params.get('cpu') or 1, 'memory': memory, 'interfaces': nics, 'disks': disks,
         'user_data': user_data, 'network_data': network_data or None,
     }
@@ -193,28 +204,26 @@ def vm_handler(params, cluster, module):
         # validate everything we can before talking to the cluster
         build_vm_spec(params)
     else:
-        validation.dns1123_label('name', params['name'])
-        validation.dns1123_label('namespace', params['namespace'])
+        errors = Errors()
+        errors.check(validation.dns1123_label, 'name', params['name'])
+        errors.check(validation.dns1123_label, 'namespace', params['namespace'])
+        errors.raise_if_any()
     cluster.discovery.require(VIRTUAL_MACHINE)
     service = cluster.service
-    key = (params['namespace'], params['name'])
-    existing = service.get(VIRTUAL_MACHINE, params['name'], params['namespace'])
-    existing_map = {key: existing} if existing else {}
+    key, existing_map = service.read_one(VIRTUAL_MACHINE, params['name'], params['namespace'])
+    reconcile = service.reconcile(module)
     if params['state'] == 'absent':
-        changes = service.delete_plan(VIRTUAL_MACHINE, [key], existing_map)
-        done = service.execute(changes)
-        return changes_result(changes, done, module)
-    manifest, nics = build_vm_spec(params, existing)
+        return reconcile.delete(VIRTUAL_MACHINE, [key], existing_map).run()
+    manifest, nics = build_vm_spec(params, existing_map.get(key))
     _check_networks_exist(service, nics, module)
-    changes = service.plan(VIRTUAL_MACHINE, [manifest], existing_map)
+    reconcile.converge(VIRTUAL_MACHINE, [manifest], existing_map)
     if params['state'] == 'restarted':
         vmi = service.get(VIRTUAL_MACHINE_INSTANCE, params['name'], params['namespace'])
         if vmi is not None:
             # what virtctl restart does: the VM controller starts a fresh instance for a running strategy
-            changes.append(Change(VIRTUAL_MACHINE_INSTANCE, key, 'delete', existing=vmi))
-    done = service.execute(changes)
-    result = changes_result(changes, done, module)
-    final = changes[0].result or existing or manifest
+            reconcile.add(Change(VIRTUAL_MACHINE_INSTANCE, key, 'delete', existing=vmi))
+    result = reconcile.run()
+    final = reconcile.final(VIRTUAL_MACHINE, key)
     vmi = None
     if params.get('wait') and not module.check_mode and params['state'] in ('running', 'restarted', 'stopped'):
         vmi = wait_for_vm(service, params, nics, params.get('wait_timeout') or 300)
@@ -239,40 +248,42 @@ def vm_info_handler(params, cluster, module):
 
 # ---- vm_service -----------------------------------------------------------------------------------------------
 def validate_service(params):
-    validation.dns1123_label('name', params['name'])
-    validation.dns1123_label('namespace', params['namespace'])
+    errors = Errors()
+    errors.check(validation.dns1123_label, 'name', params['name'])
+    errors.check(validation.dns1123_label, 'namespace', params['namespace'])
     if params['state'] == 'absent':
+        errors.raise_if_any()
         return
     if not params.get('vm'):
-        raise ValidationError('name the VM the Service selects', field='vm')
-    validation.dns1123_label('vm', params['vm'])
+        errors.add('vm', 'name the VM the Service selects')
+    else:
+        errors.check(validation.dns1123_label, 'vm', params['vm'])
     ports = params.get('ports') or []
     if not ports:
-        raise ValidationError('give at least one port, e.g. [{port: 22}]', field='ports')
+        errors.add('ports', 'give at least one port, e.g. [{port: 22}]')
     for index, port in enumerate(ports):
         field = 'ports[%d]' % index
         if not 1 <= port['port'] <= 65535:
-            raise ValidationError('%r is not a port: give 1-65535' % port['port'], field=field + '.port')
+            errors.add(field + '.port', '%r is not a port: give 1-65535' % port['port'])
         target = port.get('target_port')
         if target is not None and not (isinstance(target, int) and 1 <= target <= 65535):
             if not (isinstance(target, str) and validation.DNS1123_LABEL.match(target) and len(target) <= 15):
-                raise ValidationError('%r is neither a port number (1-65535) nor a port name' % (target,),
-                                      field=field + '.target_port')
+                errors.add(field + '.target_port', '%r is neither a port number (1-65535) nor a port name' % (target,))
         if port.get('node_port') is not None:
             if params['type'] == 'ClusterIP':
-                raise ValidationError('node_port needs type NodePort or LoadBalancer', field=field + '.node_port')
-            if not 30000 <= port['node_port'] <= 32767:
-                raise ValidationError('%r is outside the node port range 30000-32767' % port['node_port'],
-                                      field=field + '.node_port')
+                errors.add(field + '.node_port', 'node_port needs type NodePort or LoadBalancer')
+            elif not 30000 <= port['node_port'] <= 32767:
+                errors.add(field + '.node_port', '%r is outside the node port range 30000-32767' % port['node_port'])
         if port.get('name'):
-            validation.dns1123_label(field + '.name', port['name'])
+            errors.check(validation.dns1123_label, field + '.name', port['name'])
         elif len(ports) > 1:
-            raise ValidationError('name every port when there is more than one', field=field + '.name')
+            errors.add(field + '.name', 'name every port when there is more than one')
     pairs = [(p['port'], p.get('protocol') or 'TCP') for p in ports]
     if validation.duplicates(pairs):
-        raise ValidationError('port %s/%s listed twice' % validation.duplicates(pairs)[0], field='ports')
+        errors.add('ports', 'port %s/%s listed twice' % validation.duplicates(pairs)[0])
     if params.get('cluster_ip') and params['cluster_ip'] != 'None':
-        validation.ip_address('cluster_ip', params['cluster_ip'])
+        errors.check(validation.ip_address, 'cluster_ip', params['cluster_ip'])
+    errors.raise_if_any()
 
 
 def _target_port(value):
@@ -287,13 +298,10 @@ def vm_service_handler(params, cluster, module):
         port['target_port'] = _target_port(port.get('target_port'))
     validate_service(params)
     service = cluster.service
-    key = (params['namespace'], params['name'])
-    existing = service.get(SERVICE, params['name'], params['namespace'])
-    existing_map = {key: existing} if existing else {}
+    key, existing_map = service.read_one(SERVICE, params['name'], params['namespace'])
+    reconcile = service.reconcile(module)
     if params['state'] == 'absent':
-        changes = service.delete_plan(SERVICE, [key], existing_map)
-        done = service.execute(changes)
-        return changes_result(changes, done, module)
+        return reconcile.delete(SERVICE, [key], existing_map).run()
     if cluster.discovery.serves(VIRTUAL_MACHINE):
         vm = service.get(VIRTUAL_MACHINE, params['vm'], params['namespace'])
         if vm is None:
@@ -304,10 +312,8 @@ def vm_service_handler(params, cluster, module):
             module.warn('VM %s/%s has no management-network NIC: a Service reaches only the management network'
                         % (params['namespace'], params['vm']))
     manifest = vm_builder.service(params)
-    changes = service.plan(SERVICE, [manifest], existing_map)
-    done = service.execute(changes)
-    result = changes_result(changes, done, module)
-    final = changes[0].result or existing or manifest
+    result = reconcile.converge(SERVICE, [manifest], existing_map).run()
+    final = reconcile.final(SERVICE, key)
     spec = final.get('spec') or {}
     result['service'] = {'name': params['name'], 'namespace': params['namespace'], 'type': spec.get('type'),
                          'cluster_ip': spec.get('clusterIP'), 'ports': spec.get('ports'),

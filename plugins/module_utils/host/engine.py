@@ -165,20 +165,21 @@ def saved_document(want, plan, paths):
     try:
         current = store.from_json(text) if text else store.empty()
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise validate.ValidationError(['persist: %s is not a saved state this engine can read (%s); fix or remove it'
-                                        % (paths.state_file, exc)])
+        raise validate.ValidationError('%s is not a saved state this engine can read (%s); fix or remove it'
+                                       % (paths.state_file, exc), field='persist')
     doc = store.fold(current, want, plan.have, plan.state)
     hint = ('save those items again with persist: true (host_network can name them all in one task), or remove them'
             ' with state absent/deleted and persist: true')
     try:
         ops, _end = store.plan_layers(plan.state, store.layers(doc))
     except validate.ValidationError as exc:
-        raise validate.ValidationError(['persist: with this change, the saved state %s would not apply at boot: %s; %s'
-                                        % (paths.state_file, '; '.join(exc.errors), hint)])
+        raise validate.ValidationError('with this change, the saved state %s would not apply at boot: %s; %s'
+                                       % (paths.state_file, '; '.join(exc.errors), hint), field='persist')
     if ops:
-        raise validate.ValidationError(['persist: with this change, the saved state %s would not leave the node as this'
-                                        ' run does: at boot it would also run %s; %s'
-                                        % (paths.state_file, '; '.join(op.command() for op in ops[:5]), hint)])
+        raise validate.ValidationError('with this change, the saved state %s would not leave the node as this run'
+                                       ' does: at boot it would also run %s; %s'
+                                       % (paths.state_file, '; '.join(op.command() for op in ops[:5]), hint),
+                                       field='persist')
     return store.to_json(doc)
 
 

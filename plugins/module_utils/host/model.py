@@ -28,6 +28,8 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.harvester.network.plugins.module_utils.host import vocabulary
+
 BRIDGE_VLAN_PVID = 0x2
 BRIDGE_VLAN_UNTAGGED = 0x4
 VLAN_FLAG_MASK = BRIDGE_VLAN_PVID | BRIDGE_VLAN_UNTAGGED
@@ -36,7 +38,7 @@ IFNAMSIZ = 16
 MTU_MIN = 68
 MTU_MAX = 65535
 
-BOND_MODES = ['balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb']
+BOND_MODES = list(vocabulary.BOND_MODES)
 LACP_RATES = ['slow', 'fast']
 XMIT_HASH_POLICIES = ['layer2', 'layer3+4', 'layer2+3', 'encap2+3', 'encap3+4', 'vlan+srcmac']
 AD_SELECTS = ['stable', 'bandwidth', 'count']

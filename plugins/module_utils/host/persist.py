@@ -27,8 +27,9 @@ import time
 from ansible_collections.harvester.network.plugins.module_utils.host.files import read_bytes, write_atomic
 
 PACKAGE = 'ansible_collections.harvester.network.plugins.module_utils.host'
-MODULES = ('__init__', 'apply', 'argspec', 'encoding', 'engine', 'facts', 'files', 'harvester_agent', 'kernel', 'model',
-           'netlink', 'nlmsg', 'ops', 'persist', 'plan', 'probes', 'profiles', 'store', 'validate', 'vids', 'vocabulary')
+MODULES = ('__init__', 'apply', 'argspec', 'encoding', 'engine', 'facts', 'field_errors', 'files', 'harvester_agent',
+           'kernel', 'model', 'netlink', 'nlmsg', 'ops', 'persist', 'plan', 'probes', 'profiles', 'store', 'validate',
+           'vids', 'vocabulary')
 UNIT_NAME = 'harvester-network.service'
 
 

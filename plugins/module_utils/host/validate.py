@@ -23,29 +23,22 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.harvester.network.plugins.module_utils.host import model
+from ansible_collections.harvester.network.plugins.module_utils.host import model, vocabulary
+from ansible_collections.harvester.network.plugins.module_utils.host.field_errors import FieldError, FieldErrors
 from ansible_collections.harvester.network.plugins.module_utils.host.plan import make_plan
 from ansible_collections.harvester.network.plugins.module_utils.host.vids import VidError, parse_vids
 
 
-class ValidationError(Exception):
-    """One or more invalid inputs; ``errors`` lists them, each starting with the field it is about."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        Exception.__init__(self, '; '.join(self.errors))
+class ValidationError(FieldError):
+    """One or more invalid inputs; ``errors`` lists them, each starting with the field it is about (the model of
+    field_errors.py, shared with the cluster modules)."""
 
 
-class _Errors:
-    def __init__(self):
-        self.items = []
+class _Errors(FieldErrors):
+    """Every error of one validation step, raised together as one ValidationError."""
 
-    def add(self, field, message):
-        self.items.append('%s: %s' % (field, message))
-
-    def raise_if_any(self):
-        if self.items:
-            raise ValidationError(self.items)
+    def raise_if_any(self, cls=ValidationError):
+        FieldErrors.raise_if_any(self, cls)
 
 
 def check_link_name(errors, field, name):
@@ -56,7 +49,7 @@ def check_link_name(errors, field, name):
         errors.add(field, '%r is %d characters long; Linux interface names have at most %d characters'
                    % (name, len(name), model.IFNAMSIZ - 1))
         return False
-    if name in ('.', '..') or any(c in name for c in '/: \t\n') or name == 'lo':
+    if not vocabulary.is_nic_name(name) or name == 'lo':
         errors.add(field, '%r is not a usable interface name (no "/", ":", spaces, ".", ".." or "lo")' % (name,))
         return False
     return True
@@ -197,16 +190,17 @@ def _vlan_spec(errors, field, params):
     try:
         spec['vids'] = parse_vids(params.get('vids'), '%s.vids' % field)
     except VidError as exc:
-        errors.items.append(str(exc))
+        errors.add(*str(exc).split(': ', 1))  # VidError says "<field>: <what to fix>"
         spec['vids'] = None
     try:
         spec['untagged'] = parse_vids(params.get('untagged'), '%s.untagged' % field)
     except VidError as exc:
-        errors.items.append(str(exc))
+        errors.add(*str(exc).split(': ', 1))  # VidError says "<field>: <what to fix>"
         spec['untagged'] = None
     pvid = params.get('pvid')
-    if pvid is not None and not 0 <= pvid <= 4094:
-        errors.add('%s.pvid' % field, 'PVID %d is out of range; use 1-4094, or 0 for no PVID' % pvid)
+    if pvid is not None and not 0 <= pvid <= vocabulary.VID_MAX:
+        errors.add('%s.pvid' % field, 'PVID %d is out of range; use %d-%d, or 0 for no PVID'
+                   % (pvid, vocabulary.VID_MIN, vocabulary.VID_MAX))
     spec['pvid'] = pvid
     check_link_name(errors, '%s.port' % field, params.get('port'))
     return spec

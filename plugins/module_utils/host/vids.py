@@ -11,8 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-VID_MIN = 1
-VID_MAX = 4094
+from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import VID_MAX, VID_MIN
 
 
 class VidError(ValueError):

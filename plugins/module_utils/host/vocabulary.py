@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One network vocabulary for host code, cluster code and the roles: how Harvester names the devices of a cluster
-network on a node, and how a Harvester network agent shows on a node.
+network on a node, the bond modes, what a NIC name may be, the VLAN ID range, and how a Harvester network agent shows
+on a node.
 
 Pure Python, no Ansible imports: the host modules (on the node), the cluster modules and the filter plugins (on the
 controller) import it alike. It lives in the host package because the node's boot-time unit runs a copy of that
@@ -34,6 +35,23 @@ MAX_DEVICE_NAME = 15
 # A cluster network's name leaves room for the suffix in a 15-character device name.
 MAX_CLUSTER_NETWORK_NAME = MAX_DEVICE_NAME - len(BRIDGE_SUFFIX)
 CLUSTER_NETWORK_NAME = re.compile(r'^[a-z0-9]([-a-z0-9]{0,%d}[a-z0-9])?$' % (MAX_CLUSTER_NETWORK_NAME - 2))
+
+# The kernel's bonding modes (drivers/net/bonding, bond_mode_tbl), by the names sysfs and Harvester's VlanConfig
+# ``bondOptions.mode`` takes (2e5cbea3 pkg/apis/network.harvesterhci.io/v1beta1/vlanconfig.go: the enum of BondMode).
+BOND_MODES = ('balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb')
+
+# IEEE 802.1Q VLAN IDs a network or a bridge port may carry: 0 (priority tag) and 4095 are reserved.
+VID_MIN = 1
+VID_MAX = 4094
+
+# A Linux interface name (the kernel's dev_valid_name): 1-15 characters, no white space, "/" or ":", not "." or "..".
+_NIC_NAME = re.compile(r'^[^\s/:]{1,%d}$' % MAX_DEVICE_NAME)
+
+
+def is_nic_name(name):
+    """Whether the kernel takes ``name`` as an interface name (the rule of the kernel's ``dev_valid_name``)."""
+    return isinstance(name, str) and bool(_NIC_NAME.match(name)) and name not in ('.', '..')
+
 
 AGENT_PROGRAM = 'harvester-network-controller'
 AGENT_COMMAND = 'agent'
