@@ -297,8 +297,8 @@ class SettingsController:
     def _remove_nad(self, text):
         parts = (text or '').split('/')
         if len(parts) == 2:
-            self.api.rest.request('DELETE', '%s/%s' % (self._nads_path().replace(SYSTEM_NAMESPACE, parts[0]),
-                                                        parts[1]))
+            path = '/apis/k8s.cni.cncf.io/v1/namespaces/%s/network-attachment-definitions/%s' % (parts[0], parts[1])
+            self.api.rest.request('DELETE', path)
 
     def reconcile(self, name):
         if name not in MANAGED:

@@ -217,7 +217,8 @@ def summary(name, setting):
     applied = bool(annotations.get(HASH_ANNOTATION[name]) == value_hash(value))
     out = {'name': name, 'enabled': bool(value), 'value': value, 'cluster_network': None, 'vlan_id': None,
            'range': None, 'exclude': [],
-           'configured': cond.get('status') == 'True' and (applied or not value and not annotations),
+           # never set and still empty: Harvester's controller has nothing to configure
+           'configured': (not value and not annotations) or (cond.get('status') == 'True' and applied),
            'reason': cond.get('reason') or '', 'message': cond.get('message') or '',
            'nad': annotations.get(NAD_ANNOTATION[name]) or None}
     if config and '_invalid' not in config:

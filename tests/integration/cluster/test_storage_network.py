@@ -109,12 +109,14 @@ def test_storage_network_lifecycle(cluster, harvester, namespace, reset):  # pyl
     assert result['changed'] and result['setting']['configured'] and result['setting']['nad'] == nad_ns + '/' + nad_name
     assert result['diff']['before'].get('value') == before.get('value') and result['diff']['after']['value'] == value
     # idempotent, also with the excludes in another order and without force (nothing to change, nothing to confirm)
-    again = dict(params, exclude=['192.168.50.1/32'], force=False)
+    again = dict(params)
+    again.update(exclude=['192.168.50.1/32'], force=False)
     result, log = call(cluster, network_setting_handler, NS, **again)
     assert not result['changed'] and writes(log) == []
     # a new range: the old NAD goes, a new one comes
-    result, _unused = call(cluster, network_setting_handler, NS, wait=True,
-                           **dict(params, range='192.168.60.0/24', exclude=[]))
+    moved = dict(params)
+    moved.update(range='192.168.60.0/24', exclude=[])
+    result, _unused = call(cluster, network_setting_handler, NS, wait=True, **moved)
     assert result['changed'] and result['setting']['range'] == '192.168.60.0/24'
     harvester.settle()  # the old NAD carries the network manager's finalizer until its controller removes it
     assert read(cluster, NADS % (nad_ns, nad_name)) is None
@@ -192,7 +194,9 @@ def test_running_vm_and_in_progress_refused(cluster, harvester, namespace, reset
         call(cluster, network_setting_handler, NS, wait=True, wait_timeout=3, **params)
     # a new value while in progress: refused by the module, and by Harvester's webhook (409)
     with pytest.raises(InUseError, match='still applying') as info:
-        call(cluster, network_setting_handler, NS, **dict(params, range='192.168.60.0/24'))
+        moved = dict(params)
+        moved['range'] = '192.168.60.0/24'
+        call(cluster, network_setting_handler, NS, **moved)
     status, body = cluster.request('PATCH', SETTINGS + 'storage-network?fieldManager=probe',
                                    {'value': '{"clusterNetwork":"%s","range":"192.168.60.0/24"}' % cn},
                                    headers=MERGE)
