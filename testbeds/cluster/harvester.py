@@ -13,6 +13,9 @@ this bed from reading those files; no code is copied.
   Mutating/ValidatingWebhookConfigurations; it answers refusals the way harvester/webhook does (HTTP 500, "Internal
   error occurred: <sentence>").
 
+- Harvester's own settings ``storage-network`` and ``vm-migration-network``: their webhook rules and controllers, in
+  testbeds/cluster/harvester_settings.py (harvester/harvester@3d63c2af).
+
 Python: ``HarvesterStandIn(host, port, pki).start()`` (``settle()`` waits until the controller is idle; ``stop()``
 unregisters the webhook).  Command line (e.g. for the lab): ``python -m testbeds.cluster.harvester STATE_DIR``
 runs it in the foreground against the ``current`` kube-apiserver of a bed state folder until SIGTERM/SIGINT.
@@ -34,6 +37,8 @@ import threading
 import time
 import urllib.parse
 
+from testbeds.cluster import harvester_settings as settings_rules
+from testbeds.cluster.harvester_settings import Refusal
 from testbeds.cluster.controlplane import Rest, free_port, read_state
 from testbeds.cluster.pki import Pki
 
@@ -65,10 +70,6 @@ WEBHOOK_NAME = 'harvester-network-webhook'
 # Objects with this label are left alone by the webhook and the controller: the bed's own tests of the bare API
 # server (CRD schema validation, pruning, defaults) use it. No module test does.
 BYPASS_LABEL = 'testbed.harvester.network/bypass-harvester'
-
-
-class Refusal(Exception):
-    """A webhook refusal: ``str()`` is the sentence the upstream webhook returns."""
 
 
 # ---- pure rules (pkg/utils/nad.go) -------------------------------------------------------------------------------
@@ -378,6 +379,8 @@ class Webhook:
             self._validate_vlanconfig(op, obj, old)
         elif kind == 'ClusterNetwork' and op == 'DELETE':
             self._validate_cn_delete(old)
+        elif kind == 'Setting':
+            settings_rules.validate(self.api, op, obj, old)
 
     def _validate_nad(self, op, nad, old):
         """pkg/webhook/nad/validator.go."""
@@ -521,7 +524,9 @@ def _matched_nodes(vc):
 
 def _review_response(uid, patch=None, error=None):
     response = {'uid': uid, 'allowed': error is None}
-    if error is not None:
+    if error is not None and getattr(error, 'code', None):
+        response['status'] = {'code': error.code, 'reason': error.reason, 'status': 'Failure', 'message': str(error)}
+    elif error is not None:
         # harvester/webhook wraps every handler error in apierrors.NewInternalError
         response['status'] = {'code': 500, 'reason': 'InternalError', 'status': 'Failure',
                               'message': 'Internal error occurred: %s' % error}
@@ -545,11 +550,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.webhook.validate(request)
         except Refusal as exc:
-            error = str(exc)
+            error = exc
         except Exception as exc:  # pylint: disable=broad-except
             error = 'stand-in webhook failed: %r' % exc
         self.calls.append((self.path, request.get('kind', {}).get('kind'), request.get('operation'),
-                           request.get('dryRun'), error))
+                           request.get('dryRun'), error if error is None else str(error)))
         body = json.dumps(_review_response(request.get('uid'), patch, error)).encode()
         self.send_response(200)
         self.send_header('Content-Type', 'application/json')
@@ -567,7 +572,8 @@ class Controller:
 
     WATCHES = (('nad', NAD_PATH + '/network-attachment-definitions'),
                ('cn', HN_PATH + '/clusternetworks'),
-               ('vc', HN_PATH + '/vlanconfigs'))
+               ('vc', HN_PATH + '/vlanconfigs'),
+               ('setting', settings_rules.SETTING_PATH))
 
     def __init__(self, host, port, pki):
         self.host, self.port, self.pki = host, port, pki
@@ -580,9 +586,11 @@ class Controller:
         self.errors = []
         self._threads = []
         self._lock = threading.Lock()
+        self.settings = settings_rules.SettingsController(self.api, self.writes, self.errors)
 
     def start(self):
         self._ensure_mgmt()
+        self.settings.ensure_settings()
         for kind, path in self.WATCHES:
             ready = threading.Event()
             thread = threading.Thread(target=self._watch, args=(kind, path, ready), daemon=True,
@@ -774,6 +782,13 @@ class Controller:
         annotations[KEY_VID_SET], annotations[KEY_VID_HASH] = text, digest
         self._write('%s/clusternetworks/%s' % (HN_PATH, cn_name), cn, 'vlan id set')
 
+    def _reconcile_setting(self, _namespace, name, _event, _last):
+        self.settings.reconcile(name)
+
+    def requeue_setting(self, name):
+        """What upstream's requeue on error does (e.g. after volumes were detached): reconcile ``name`` again."""
+        self._enqueue('setting', {'metadata': {'name': name}})
+
     # -- ClusterNetworks: manager clusternetwork + vlanconfig controllers ----------------------------------------
     def _reconcile_cn(self, _namespace, name, _event, _last):
         path = '%s/clusternetworks/%s' % (HN_PATH, name)
@@ -897,7 +912,9 @@ class HarvesterStandIn:
                            ['CREATE', 'UPDATE', 'DELETE'], 'Namespaced'),
                       hook('vlanconfig', '/validate', GROUP, 'v1beta1', 'vlanconfigs', ['CREATE', 'UPDATE', 'DELETE'],
                            'Cluster'),
-                      hook('clusternetwork', '/validate', GROUP, 'v1beta1', 'clusternetworks', ['DELETE'], 'Cluster')]
+                      hook('clusternetwork', '/validate', GROUP, 'v1beta1', 'clusternetworks', ['DELETE'], 'Cluster'),
+                      hook('setting', '/validate', 'harvesterhci.io', 'v1beta1', 'settings',
+                           ['CREATE', 'UPDATE', 'DELETE'], 'Cluster')]
         base = '/apis/admissionregistration.k8s.io/v1/'
         rest = self.webhook_api.rest
         for plural, kind, hooks in (('mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', mutating),

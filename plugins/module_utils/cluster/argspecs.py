@@ -208,6 +208,20 @@ MODULES = {
         )),
         state=_state('present', 'absent'),
     ), required_if=[('state', 'present', ['vm', 'ports'])]),
+
+    # Harvester's storage-network / vm-migration-network settings (settings.py). No force_conflicts: the module
+    # states the whole value and always takes the field over.
+    'network_setting': ModuleSpec(dict(
+        name=dict(type='str', required=True, choices=['storage-network', 'vm-migration-network']),
+        cluster_network=dict(type='str'),
+        vlan_id=dict(type='int'),
+        range=dict(type='str'),
+        exclude=dict(type='list', elements='str', default=[]),
+        force=dict(type='bool', default=False),
+        wait=dict(type='bool', default=False),
+        wait_timeout=dict(type='int', default=600),
+        state=_state('present', 'absent'),
+    ), writes=False, generation=True, required_if=[('state', 'present', ('cluster_network', 'range'))]),
 }
 
 

@@ -105,6 +105,13 @@ _WEBHOOK_HINTS = (
      'a node may have one uplink per cluster network: narrow node_selector'),
     (r'still existing', 'state', 'delete those objects first, then run again'),
     (r'CIDR .* is invalid|gateway .* is invalid|unknown mode', 'route', 'fix route (cidr, gateway, mode)'),
+    # harvester/harvester pkg/webhook/resources/setting/validator.go @3d63c2af (storage and migration networks)
+    (r'Please stop all VMs', 'force', 'stop every VM (harvester.network.vm state=stopped), then run again'),
+    (r'still being configured', 'wait', 'wait until Harvester has applied the last change (wait=true), then run again'),
+    (r'overlapped with|allocatable IP address|range should be subnet|prefix length|exclude [Rr]ange', 'range',
+     'fix range and exclude'),
+    (r'vlan status not present|vlan config not present|vlanconfig does not span|cluster network .* not found',
+     'cluster_network', 'give a ready cluster network whose VlanConfigs reach every node'),
 )
 
 

@@ -58,3 +58,5 @@ VIRTUAL_MACHINE_INSTANCE = Kind('kubevirt.io', 'v1', 'virtualmachineinstances', 
 SERVICE = Kind('', 'v1', 'services', 'Service', True, 'the core API is not served')
 NODE = Kind('', 'v1', 'nodes', 'Node', False, 'the core API is not served')
 NAMESPACE = Kind('', 'v1', 'namespaces', 'Namespace', False, 'the core API is not served')
+SETTING = Kind('harvesterhci.io', 'v1beta1', 'settings', 'Setting', False,
+               'Harvester itself is not installed: is this a Harvester cluster?')
