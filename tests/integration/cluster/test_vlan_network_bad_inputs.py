@@ -2,8 +2,10 @@
 
 The bad inputs run through the real modules in ONE ansible-playbook run (a task each, ``ignore_errors``), so type,
 choice and required errors come from Ansible's own argument parsing, as users see them; the API server's
-resourceVersions before and after that run prove that nothing was written. Connection problems (bad kubeconfig, unreachable server, a client certificate the server rejects, a user without
-RBAC rights) are exercised against the real kube-apiserver too.
+resourceVersions before and after that run prove that nothing was written.
+
+Connection problems (bad kubeconfig, unreachable server, a client certificate the server rejects, a user without RBAC
+rights) are exercised against the real kube-apiserver too, in this process.
 """
 
 import datetime
