@@ -70,8 +70,7 @@ def _owned_alone(fields, others, prefix=()):
             continue
         shared = [other[key] for other in others if key in other]
         if sub and set(sub) - {'.'}:
-            for path in _owned_alone(sub, shared, prefix + (key,)):
-                yield path
+            yield from _owned_alone(sub, shared, prefix + (key,))
         elif not shared:
             yield prefix + (key,)
 
@@ -173,12 +172,24 @@ def test_cluster_network_and_vlan_config(cluster, api_rvs):
 
 
 def test_legacy_cluster_network(legacy_cluster, api_rvs):
+    # the one "vlan" cluster network of the legacy API is shared by the session's tests: put it back afterwards
+    paths = [COLLECTIONS['ClusterNetwork'] + '/vlan', COLLECTIONS['NodeNetwork'] + '/cm-node1-vlan']
+    kept = [legacy_cluster.request('GET', path) for path in paths]
     nodes = [{'node': 'cm-node1', 'nic': 'eth12', 'description': None}]
-    assert ('same', 'NodeNetwork') in predict_then_run(legacy_cluster, api_rvs, cluster_network_handler, CN, name='vlan',
-                                                       enable=True, default_physical_nic='eth11', node_nics=nodes)
-    assert predict_then_run(legacy_cluster, api_rvs, cluster_network_handler, CN, name='vlan',
-                            default_physical_nic='eth13', node_nics=[dict(nodes[0], nic='eth14')]) == [
-        ('same', 'ClusterNetwork'), ('same', 'NodeNetwork')]
+    try:
+        assert ('same', 'NodeNetwork') in predict_then_run(legacy_cluster, api_rvs, cluster_network_handler, CN,
+                                                           name='vlan', enable=True, default_physical_nic='eth11',
+                                                           node_nics=nodes)
+        assert predict_then_run(legacy_cluster, api_rvs, cluster_network_handler, CN, name='vlan',
+                                default_physical_nic='eth13', node_nics=[dict(nodes[0], nic='eth14')]) == [
+            ('same', 'ClusterNetwork'), ('same', 'NodeNetwork')]
+    finally:
+        for path, (status, body) in zip(paths, kept):
+            legacy_cluster.request('DELETE', path)
+            if status == 200:
+                for key in ('resourceVersion', 'uid', 'creationTimestamp', 'managedFields', 'generation'):
+                    body['metadata'].pop(key, None)
+                legacy_cluster.request('POST', path.rsplit('/', 1)[0], body)
 
 
 def test_vlan_network_and_vlan_dhcp(cluster, namespace, api_rvs):
