@@ -16,6 +16,10 @@ permitted VLANs, the DHCP servers), so a changed vars file is still checked by t
 - the router: leases of the VMs on its VLAN come from it, inside its pool, and the router answers them
 - idempotence: the second site.yml run reports no change, the nodes and the switch look the same (iproute2), and no
   object on the API server changed (resourceVersion)
+- a rolling update with a failing node: one uplink NIC of the last node is renamed away (the NIC is not there), and
+  playbooks/default_vlan.yml runs with that node in the first batch (``harvester_serial: 1``): the run stops with a
+  failure naming that node and the NIC, the node's iproute2 view is the same after as before, no task ran on the
+  nodes of the later batches (recap) and their iproute2 view is the same, and no API object changed
 """
 
 import ipaddress
@@ -38,6 +42,8 @@ ROWS = (
     ('router_dhcp', "The external router's DHCP works on its VLAN"),
     ('idempotent', 'A second run of site.yml changes nothing'),
     ('confined', "The lab's namespaces have no cable out: its traffic stays between them"),
+    ('rolling', 'A rolling update stops at a failing node (a NIC not there): it is left as it was, later batches are '
+                'not touched'),
 )
 TITLES = dict(ROWS)
 
@@ -571,4 +577,45 @@ def idempotence_row(second, before, after, versions_before, versions_after):
                                                      'same resourceVersion' if not moved else 'changed: %s'
                                                      % ', '.join(moved[:8])))
     row.status = 'PASS' if ok and not diff and not moved else 'FAIL'
+    return row
+
+
+def rolling_row(rolled):
+    """The verdict of Lab._rolling: ``rolled`` holds the failing node, the later nodes, the NIC taken away, the run,
+    and the normalised iproute2 snapshots and API resourceVersions before and after it."""
+    row = Row('rolling')
+    run, failing, nic = rolled['run'], rolled['failing'], rolled['nic']
+    before, after = rolled['before'], rolled['after']
+    named = [f for f in run.failures if '[%s]' % failing in f]
+    stopped = run.rc != 0 and bool(named) and any(nic in f for f in named)
+    row.evidence.append('%s %s has no %s (renamed to %s); default_vlan.yml, batches %s: exit %d, %s' % (
+        'ok  ' if stopped else 'BAD ', failing, nic, rolled['renamed'],
+        ' then '.join('[%s]' % node for node in rolled['order']), run.rc,
+        ('stopped at %s' % named[0][:400]) if named else 'no failure on %s' % failing))
+    ok = stopped
+    for node in [failing] + rolled['later']:
+        netns = rolled['netns'][node]
+        diff = diff_snapshots({netns: before[netns]}, {netns: after[netns]})
+        counts = run.recap.get(node)
+        ran = bool(counts) and (counts['ok'] or counts['changed'] or counts['failed'])
+        if node == failing:
+            line = '%s %s (the failing batch) as it was (iproute2: links, addresses, routes, bridge VLANs): %s' % (
+                'ok  ' if not diff else 'BAD ', node, 'identical' if not diff else '; '.join(diff[:6]))
+        else:
+            line = '%s %s (a later batch) not touched: %s; iproute2 %s' % (
+                'ok  ' if not diff and not ran else 'BAD ', node,
+                'no task ran (not in the recap)' if not counts else 'recap %s' % counts,
+                'identical' if not diff else 'differs: ' + '; '.join(diff[:6]))
+            ok = ok and not ran
+        ok = ok and not diff
+        row.evidence.append(line)
+    moved = sorted(key for key in set(rolled['versions_before']) | set(rolled['versions_after'])
+                   if rolled['versions_before'].get(key) != rolled['versions_after'].get(key))
+    row.evidence.append('%s API objects (%d): %s' % ('ok  ' if not moved else 'BAD ', len(rolled['versions_after']),
+                                                     'same resourceVersion' if not moved
+                                                     else 'changed: %s' % ', '.join(moved[:8])))
+    row.evidence.append('%s %s back to %s afterwards: %s' % (
+        'ok  ' if rolled['restored'] is None else 'BAD ', rolled['renamed'], nic,
+        'done' if rolled['restored'] is None else rolled['restored']))
+    row.status = 'PASS' if ok and not moved and rolled['restored'] is None else 'FAIL'
     return row

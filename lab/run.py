@@ -9,7 +9,9 @@ would have proven FAIL with that reason):
 4. VM stand-ins               every VM on the API server as a namespace, attached by the bridge CNI plugin
 5. site.yml again             the idempotence run, with the nodes and the API objects compared before and after
 6. checks                     pings and DHCP clients, in parallel, from the stand-ins
-7. report                     report.txt (the table) and report.json next to it
+7. rolling update             a node's uplink NIC taken away, default_vlan.yml with that node in the first batch: the
+                              run stops there, the node is as it was, later batches untouched; the NIC comes back
+8. report                     report.txt (the table) and report.json next to it
 """
 
 import json
@@ -25,6 +27,7 @@ from testbeds.cluster.gobuild import BuildError
 from testbeds.common import REPO_ROOT, progress
 
 JOB_TIMEOUT = 900
+ROLLING_PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'default_vlan.yml')
 
 
 class StageError(RuntimeError):
@@ -187,11 +190,46 @@ class Lab:
         results = self.job('probe', {'probes': probes, 'parallel': 6})
         return plan, results
 
+    def _rolling(self, stage):
+        """The last node loses an uplink NIC (renamed away: the NIC is not there), then the rolling default_vlan.yml
+        runs with that node in the first batch and the others after it; the NIC gets its name back afterwards."""
+        del stage
+        names = self.world.node_names
+        failing, later = names[-1], names[:-1]
+        nic = self.world.uplink_nics[-1]
+        renamed = (nic + 'gone')[:15]
+        netns = dict((node, self.world.netns('node', node)) for node in names)
+
+        def rename(old, new):
+            where = ['ip', '-n', netns[failing], 'link', 'set']
+            return {'steps': [{'desc': '%s: %s down' % (failing, old), 'argv': where + [old, 'down']},
+                              {'desc': '%s: %s -> %s' % (failing, old, new), 'argv': where + [old, 'name', new]},
+                              {'desc': '%s: %s up' % (failing, new), 'argv': where + [new, 'up']}]}
+        self.job('run-plan', rename(nic, renamed))
+        restored = 'not tried'
+        try:
+            before, versions_before = self._snapshot()
+            order = [failing] + later
+            run = playbook.run(self.paths.run, self.cluster['kubeconfig'], self.world.vars_files, 'rolling update',
+                               self.paths.state('logs', 'rolling.log'), playbook=ROLLING_PLAYBOOK, echo=self.echo,
+                               extra=['-e', 'harvester_node_group=%s' % ':'.join(order), '-e', 'harvester_serial=1'])
+            progress('rolling update: %s (log: %s)' % (run.summary(), run.log_path))
+            after, versions_after = self._snapshot()
+        finally:
+            try:
+                self.job('run-plan', rename(renamed, nic))
+                restored = None
+            except (StageError, channel.ChannelError) as exc:
+                restored = str(exc)
+        return {'run': run, 'failing': failing, 'later': later, 'order': order, 'nic': nic, 'renamed': renamed,
+                'netns': netns, 'before': before, 'after': after, 'versions_before': versions_before,
+                'versions_after': versions_after, 'restored': restored}
+
     # -- the whole run -----------------------------------------------------------------------------------------------
 
     def up(self):
         """Bring the lab up and prove it; returns the report document (also written next to the lab)."""
-        total = 6
+        total = 7
         rows = {}
         cluster = self.stage(1, total, 'control plane and kernel', self._start)
         if cluster is None:
@@ -232,6 +270,13 @@ class Lab:
                 rows['confined'] = checks.confinement_row(probed[1], self.cluster.get('bed'))
         else:
             self.skip('checks', 'no VM stand-ins')
+        if converged:
+            # last: it takes a NIC away for a while, after every other row has been proven
+            rolled = self.stage(7, total, 'rolling update, a node fails', self._rolling)
+            rows['rolling'] = checks.rolling_row(rolled) if rolled is not None else checks.not_run(
+                'rolling', self.stages[-1].error)
+        else:
+            self.skip('rolling update, a node fails', 'site.yml did not converge')
         for row_id, _title in checks.ROWS:
             if row_id not in rows:
                 failed = [s for s in self.stages if s.status == 'FAIL']

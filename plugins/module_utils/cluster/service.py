@@ -266,7 +266,16 @@ class Reconciliation(object):
 
     def run(self):
         """Apply (server-side dry run in check mode): ``changed``, ``changes`` and ``diff``."""
+        return self.execute().result()
+
+    def execute(self):
+        """Only the writes (or their dry runs); ``result()`` then reports them. Split for the handler that must
+        correct what a dry run answered before it is shown (vm_service: addresses allocated only for show)."""
         self.done = self.service.execute(self.changes)
+        return self
+
+    def result(self):
+        """``changed``, ``changes`` and ``diff`` of what ``execute()`` did."""
         return changes_result(self.changes, self.done, self.module)
 
     def final(self, kind, key):

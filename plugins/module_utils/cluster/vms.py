@@ -292,6 +292,27 @@ def _target_port(value):
     return value
 
 
+def _leave_out_dry_run_allocations(answer, manifest, existing, module):
+    """A dry run allocates a cluster IP and node ports only for show (the real run gets others): the check-mode
+    answer keeps those the Service already has or the task sets, and leaves the new ones out, with a warning."""
+    spec = answer.get('spec') or {}
+    have = (existing or {}).get('spec') or {}
+    unknown = []
+    if spec.get('clusterIP') and spec['clusterIP'] not in (have.get('clusterIP'), manifest['spec'].get('clusterIP')):
+        spec.pop('clusterIP')
+        spec.pop('clusterIPs', None)
+        unknown.append('spec.clusterIP')
+    known = dict((p.get('port'), p.get('nodePort')) for p in have.get('ports') or [])
+    known.update((p['port'], p['nodePort']) for p in manifest['spec']['ports'] if p.get('nodePort'))
+    for index, port in enumerate(spec.get('ports') or []):
+        if port.get('nodePort') and port['nodePort'] != known.get(port.get('port')):
+            port.pop('nodePort')
+            unknown.append('spec.ports[%d].nodePort' % index)
+    if unknown:
+        module.warn('check mode: the API server allocates %s on the real run; a dry run cannot tell which, so the '
+                    'diff leaves it out' % ', '.join(unknown))
+
+
 def vm_service_handler(params, cluster, module):
     params = dict(params)
     for port in params.get('ports') or []:
@@ -312,7 +333,10 @@ def vm_service_handler(params, cluster, module):
             module.warn('VM %s/%s has no management-network NIC: a Service reaches only the management network'
                         % (params['namespace'], params['vm']))
     manifest = vm_builder.service(params)
-    result = reconcile.converge(SERVICE, [manifest], existing_map).run()
+    reconcile.converge(SERVICE, [manifest], existing_map).execute()
+    if module.check_mode and reconcile.changes[0].result is not None:
+        _leave_out_dry_run_allocations(reconcile.changes[0].result, manifest, existing, module)
+    result = reconcile.result()
     final = reconcile.final(SERVICE, key)
     spec = final.get('spec') or {}
     result['service'] = {'name': params['name'], 'namespace': params['namespace'], 'type': spec.get('type'),

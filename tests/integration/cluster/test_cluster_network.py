@@ -9,7 +9,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.errors i
 from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import (
     cluster_network_handler, vlan_config_handler, vlan_network_handler)
 
-from testbeds.cluster.handlers import call, read, writes, run_playbook
+from testbeds.cluster.handlers import call, read, run_playbook
 
 
 CN = dict(name=None, description=None, enable=None, default_physical_nic=None, node_nics=None, state='present')
@@ -21,15 +21,16 @@ CN_PATH = '/apis/network.harvesterhci.io/v1beta1/clusternetworks/'
 NN_PATH = '/apis/network.harvesterhci.io/v1beta1/nodenetworks/'
 
 
-def test_current_lifecycle(cluster, harvester):
+def test_current_lifecycle(cluster, harvester, api_rvs):
     name = 'cn' + secrets.token_hex(4)
     result, _unused = call(cluster, cluster_network_handler, CN, check=True, name=name, description='data')
     assert result['changed'] and read(cluster, CN_PATH + name) is None
     result, _unused = call(cluster, cluster_network_handler, CN, name=name, description='data')
     assert result['changed'] and result['generation'] == 'current'
     assert read(cluster, CN_PATH + name)['metadata']['annotations'] == {'field.cattle.io/description': 'data'}
-    result, log = call(cluster, cluster_network_handler, CN, name=name, description='data')
-    assert not result['changed'] and writes(log) == []
+    before = api_rvs(cluster)
+    result, _unused = call(cluster, cluster_network_handler, CN, name=name, description='data')
+    assert not result['changed'] and api_rvs(cluster) == before
     result, _unused = call(cluster, cluster_network_handler, CN, name=name, description='storage')
     assert result['changed'] and result['diff']['after']['metadata']['annotations'] == {
         'field.cattle.io/description': 'storage'}
@@ -38,22 +39,25 @@ def test_current_lifecycle(cluster, harvester):
     assert result['changed'] and read(cluster, CN_PATH + name) is None
 
 
-def test_current_mgmt_is_built_in(cluster):
-    result, log = call(cluster, cluster_network_handler, CN, name='mgmt')
-    assert not result['changed'] and writes(log) == []
+def test_current_mgmt_is_built_in(cluster, api_rvs):
+    before = api_rvs(cluster)
+    result, _unused = call(cluster, cluster_network_handler, CN, name='mgmt')
+    assert not result['changed'] and api_rvs(cluster) == before
     with pytest.raises(ValidationError, match='built-in management'):
         call(cluster, cluster_network_handler, CN, name='mgmt', state='absent')
+    assert api_rvs(cluster) == before
 
 
-def test_current_delete_refused_while_used(cluster, namespace):
+def test_current_delete_refused_while_used(cluster, namespace, api_rvs):
     name = 'cn' + secrets.token_hex(4)
     call(cluster, cluster_network_handler, CN, name=name)
     call(cluster, vlan_config_handler, VC, name=name + '-up', cluster_network=name, nics=['eth1'])
     call(cluster, vlan_network_handler, NET, name='v5', namespace=namespace, cluster_network=name, vlan_id=5)
+    before = api_rvs(cluster)
     with pytest.raises(InUseError, match='still used by VlanConfig %s-up, NetworkAttachmentDefinition %s/v5'
                        % (name, namespace)):
         call(cluster, cluster_network_handler, CN, name=name, state='absent')
-    assert read(cluster, CN_PATH + name) is not None
+    assert read(cluster, CN_PATH + name) is not None and api_rvs(cluster) == before
 
 
 @pytest.mark.parametrize('params, field, words', [
@@ -62,13 +66,15 @@ def test_current_delete_refused_while_used(cluster, namespace):
     (dict(name='data', enable=True), 'enable', 'v0.3/v1.0 only'),
     (dict(name='data', node_nics=[{'node': 'n1', 'nic': 'eth1', 'description': None}]), 'node_nics', 'v0.3/v1.0 only'),
 ])
-def test_current_refusals(cluster, params, field, words):
+def test_current_refusals(cluster, api_rvs, params, field, words):
+    before = api_rvs(cluster)
     with pytest.raises(ValidationError, match=words) as info:
         call(cluster, cluster_network_handler, CN, **params)
     assert info.value.field == field
+    assert api_rvs(cluster) == before
 
 
-def test_legacy_vlan_network_and_node_overrides(legacy_cluster):
+def test_legacy_vlan_network_and_node_overrides(legacy_cluster, api_rvs):
     nodes = [{'node': 'node1', 'nic': 'eth2', 'description': None}, {'node': 'node2', 'nic': 'eth3', 'description': 'x'}]
     result, _unused = call(legacy_cluster, cluster_network_handler, CN, check=True, name='vlan', enable=True,
                            default_physical_nic='eth1', node_nics=nodes)
@@ -80,14 +86,15 @@ def test_legacy_vlan_network_and_node_overrides(legacy_cluster):
     stored = read(legacy_cluster, CN_PATH + 'vlan')
     assert stored['enable'] is True and stored['config'] == {'defaultPhysicalNIC': 'eth1'}
     assert read(legacy_cluster, NN_PATH + 'node1-vlan')['spec'] == {'nodeName': 'node1', 'type': 'vlan', 'nic': 'eth2'}
-    result, log = call(legacy_cluster, cluster_network_handler, CN, name='vlan', enable=True,
-                       default_physical_nic='eth1', node_nics=nodes)
-    assert not result['changed'] and writes(log) == []
+    before = api_rvs(legacy_cluster)
+    result, _unused = call(legacy_cluster, cluster_network_handler, CN, name='vlan', enable=True,
+                           default_physical_nic='eth1', node_nics=nodes)
+    assert not result['changed'] and api_rvs(legacy_cluster) == before
     # leaving enable and the NIC out keeps them; changing one node's NIC writes only that node
-    result, log = call(legacy_cluster, cluster_network_handler, CN, name='vlan',
-                       node_nics=[dict(nodes[0], nic='eth4'), nodes[1]])
+    result, _unused = call(legacy_cluster, cluster_network_handler, CN, name='vlan',
+                           node_nics=[dict(nodes[0], nic='eth4'), nodes[1]])
     assert [c['name'] for c in result['changes']] == ['node1-vlan']
-    assert len(writes(log)) == 1
+    assert api_rvs.changed(before, api_rvs(legacy_cluster)) == [('NodeNetwork', '', 'node1-vlan', 'updated')]
     assert read(legacy_cluster, CN_PATH + 'vlan')['enable'] is True
     assert read(legacy_cluster, NN_PATH + 'node1-vlan')['spec']['nic'] == 'eth4'
     result, _unused = call(legacy_cluster, cluster_network_handler, CN, name='vlan', enable=False)
@@ -104,12 +111,12 @@ def test_legacy_vlan_network_and_node_overrides(legacy_cluster):
     (dict(name='vlan', node_nics=[{'node': 'n1', 'nic': 'eth1', 'description': None},
                                   {'node': 'n1', 'nic': 'eth2', 'description': None}]), 'node_nics', 'more than once'),
 ])
-def test_legacy_refusals(legacy_cluster, params, field, words):
-    before = read(legacy_cluster, CN_PATH + 'vlan')
+def test_legacy_refusals(legacy_cluster, api_rvs, params, field, words):
+    before = api_rvs(legacy_cluster)
     with pytest.raises(ValidationError, match=words) as info:
         call(legacy_cluster, cluster_network_handler, CN, **params)
     assert info.value.field == field
-    assert read(legacy_cluster, CN_PATH + 'vlan') == before
+    assert api_rvs(legacy_cluster) == before
 
 
 PLAYBOOK_CURRENT = """

@@ -8,7 +8,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.errors i
 from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import (
     cluster_network_handler, vlan_config_handler)
 
-from testbeds.cluster.handlers import call, read, writes, run_playbook
+from testbeds.cluster.handlers import call, read, run_playbook
 
 
 CN = dict(name=None, description=None, enable=None, default_physical_nic=None, node_nics=None, state='present')
@@ -29,7 +29,7 @@ def add_node(server, name, labels):
     assert status in (201, 409), body
 
 
-def test_lifecycle(cluster, harvester):
+def test_lifecycle(cluster, harvester, api_rvs):
     cn = new_cn(cluster)
     name = cn + '-up'
     params = dict(name=name, cluster_network=cn, nics=['eth1', 'eth2'], bond_mode='802.3ad', miimon=100, mtu=9000,
@@ -42,8 +42,9 @@ def test_lifecycle(cluster, harvester):
     assert spec['uplink']['linkAttributes'].pop('txQLen', -1) == -1  # a CRD default: not ours, not a difference
     assert spec == {'clusterNetwork': cn, 'nodeSelector': {'rack': 'r1'}, 'uplink': {
         'nics': ['eth1', 'eth2'], 'linkAttributes': {'mtu': 9000}, 'bondOptions': {'mode': '802.3ad', 'miimon': 100}}}
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_config_handler, VC, **params)
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
     smaller = dict(params)
     smaller.update(nics=['eth1'], miimon=None)
     result, _unused = call(cluster, vlan_config_handler, VC, **smaller)
@@ -51,8 +52,9 @@ def test_lifecycle(cluster, harvester):
     # our miimon is gone; what is left is the CRD's default, which is no difference on the next run
     assert read(cluster, VC_PATH + name)['spec']['uplink']['bondOptions'] == {'mode': '802.3ad', 'miimon': -1}
     assert result['changes'][0]['fields'] == ['spec.uplink.bondOptions.miimon', 'spec.uplink.nics']
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_config_handler, VC, **smaller)
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
     result, _unused = call(cluster, vlan_config_handler, VC, name=name, cluster_network=cn, state='absent')
     harvester.settle()  # Harvester's controller removes its finalizer, then the object is gone
     assert result['changed'] and read(cluster, VC_PATH + name) is None

@@ -17,7 +17,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.errors i
 from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import (
     cluster_network_handler, vlan_config_handler, vlan_network_handler, vlan_network_info_handler)
 
-from testbeds.cluster.handlers import AUTH_DEFAULTS, call, read, writes, run_playbook
+from testbeds.cluster.handlers import AUTH_DEFAULTS, call, read, run_playbook
 
 
 NET = dict(name=None, namespace='default', cluster_network=None, network_type='vlan', vlan_id=None, mtu=None, route=None,
@@ -49,7 +49,7 @@ def vmi(namespace, name, networks):
 
 
 # ---- current generation (Harvester v1.1+) ---------------------------------------------------------------------
-def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace, harvester):
+def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace, harvester, api_rvs):
     cn = new_cluster_network(cluster, mtu=9000)
     path = nad_path(namespace, 'vlan100')
     route = {'mode': 'manual', 'cidr': '192.168.100.0/24', 'gateway': '192.168.100.1', 'dhcp_server': None}
@@ -72,9 +72,10 @@ def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace, har
     assert result['networks'][0]['mtu'] == 9000
 
     # re-run: no change, no write, a handful of reads
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_network_handler, NET, name='vlan100', namespace=namespace, cluster_network=cn,
                        vlan_id=100, route=route)
-    assert not result['changed'] and writes(log) == [] and len(log) <= 5
+    assert not result['changed'] and api_rvs(cluster) == rvs and len(log) <= 5
 
     # check mode: the server dry-runs the change, the diff shows it, nothing is stored
     result, log = call(cluster, vlan_network_handler, NET, check=True, name='vlan100', namespace=namespace,
@@ -98,9 +99,10 @@ def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace, har
 
     # leaving route out: the route annotation, which Harvester's manager rewrote (connectivity) and so owns now,
     # stays; it is no change, and nothing is written
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_network_handler, NET, name='vlan100', namespace=namespace, cluster_network=cn,
                        vlan_id=101, description='moved')
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
     assert 'network.harvesterhci.io/route' in read(cluster, path)['metadata'].get('annotations', {})
 
     # delete: check mode keeps it, then it goes, then nothing to do
@@ -111,12 +113,13 @@ def test_lifecycle_create_rerun_update_check_diff_delete(cluster, namespace, har
                            state='absent')
     harvester.settle()  # Harvester's manager removes its finalizer, then the object is gone
     assert result['changed'] and read(cluster, path) is None
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_network_handler, NET, name='vlan100', namespace=namespace, cluster_network=cn,
                        state='absent')
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
 
 
-def test_many_networks_one_list_and_prune(cluster, namespace):
+def test_many_networks_one_list_and_prune(cluster, namespace, api_rvs):
     cn = new_cluster_network(cluster)
     other_cn = new_cluster_network(cluster)
     items = [{'name': 'v%d' % vid, 'vlan_id': vid} for vid in range(10, 30)]
@@ -125,16 +128,21 @@ def test_many_networks_one_list_and_prune(cluster, namespace):
     # a network of another cluster network in the same namespace: never pruned
     call(cluster, vlan_network_handler, NET, name='keep', namespace=namespace, cluster_network=other_cn, vlan_id=10)
 
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_network_handler, NET, namespace=namespace, cluster_network=cn, networks=items)
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
     nad_lists = [e for e in log if e == ('GET', '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions')]
     assert len(nad_lists) == 1 and len(log) == 5
 
-    result, log = call(cluster, vlan_network_handler, NET, namespace=namespace, cluster_network=cn,
-                       networks=items[:15] + [{'name': 'native', 'network_type': 'untagged'}], prune=True)
+    rvs = api_rvs(cluster)
+    result, _unused = call(cluster, vlan_network_handler, NET, namespace=namespace, cluster_network=cn,
+                           networks=items[:15] + [{'name': 'native', 'network_type': 'untagged'}], prune=True)
     actions = sorted((c['action'], c['name']) for c in result['changes'])
     assert actions == [('create', 'native')] + [('delete', 'v%d' % vid) for vid in range(25, 30)]
-    assert len(writes(log)) == 6
+    # the server's view (Harvester's controller then updates the cluster network's VID set: not ours)
+    assert [c for c in api_rvs.changed(rvs, api_rvs(cluster)) if c[0] == 'NetworkAttachmentDefinition'] == sorted(
+        [('NetworkAttachmentDefinition', namespace, 'native', 'created')]
+        + [('NetworkAttachmentDefinition', namespace, 'v%d' % vid, 'deleted') for vid in range(25, 30)])
     listed = read(cluster, '/apis/k8s.cni.cncf.io/v1/namespaces/%s/network-attachment-definitions' % namespace)
     assert sorted(i['metadata']['name'] for i in listed['items']) == sorted(
         ['keep', 'native'] + ['v%d' % vid for vid in range(10, 25)])
@@ -204,7 +212,7 @@ def test_field_owned_by_another_client(cluster, namespace):
     assert result['changed'] and json.loads(read(cluster, path)['spec']['config'])['vlan'] == 5
 
 
-def test_controller_additions_are_not_changes(cluster, namespace):
+def test_controller_additions_are_not_changes(cluster, namespace, api_rvs):
     cn = new_cluster_network(cluster)
     call(cluster, vlan_network_handler, NET, name='auto', namespace=namespace, cluster_network=cn, vlan_id=7,
          route={'mode': 'auto', 'cidr': None, 'gateway': None, 'dhcp_server': None})
@@ -218,13 +226,14 @@ def test_controller_additions_are_not_changes(cluster, namespace):
     status, _unused = cluster.request('PATCH', path + '?fieldManager=harvester-network-controller', patch,
                                       headers={'Content-Type': 'application/merge-patch+json'})
     assert status == 200
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_network_handler, NET, name='auto', namespace=namespace, cluster_network=cn,
                        vlan_id=7, route={'mode': 'auto', 'cidr': None, 'gateway': None, 'dhcp_server': None})
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
     assert result['networks'][0]['route']['cidr'] == '10.7.0.0/16'
 
 
-def test_preserve_default_vlan(cluster, namespace):
+def test_preserve_default_vlan(cluster, namespace, api_rvs):
     """Unset, a NAD Harvester made is left alone; false writes preserveDefaultVlan, true turns it back."""
     cn = new_cluster_network(cluster)
     # a network made in Harvester's UI: its config, its field manager
@@ -233,9 +242,10 @@ def test_preserve_default_vlan(cluster, namespace):
     status, _unused = cluster.request('POST', '/apis/k8s.cni.cncf.io/v1/namespaces/%s/network-attachment-definitions'
                                       '?fieldManager=harvester' % namespace, harvester)
     assert status == 201
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_network_handler, NET, name='made', namespace=namespace, cluster_network=cn,
                        vlan_id=30)
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
     assert result['networks'][0]['preserve_default_vlan'] is None
 
     path = nad_path(namespace, 'own')
@@ -249,13 +259,15 @@ def test_preserve_default_vlan(cluster, namespace):
     assert stored == builders.cni_config_json('current', 'own', cn, 31, 1500, False)
     assert json.loads(stored)['preserveDefaultVlan'] is False
     assert result['networks'][0]['preserve_default_vlan'] is False
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_network_handler, NET, name='own', namespace=namespace, cluster_network=cn,
                        vlan_id=31, preserve_default_vlan=False)
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
     # unset: the key is not managed (a config is compared as "contains"), so it stays; true is the way back
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_network_handler, NET, name='own', namespace=namespace, cluster_network=cn,
                        vlan_id=31)
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
     result, _unused = call(cluster, vlan_network_handler, NET, name='own', namespace=namespace, cluster_network=cn,
                            vlan_id=31, preserve_default_vlan=True)
     assert result['changed'] and json.loads(read(cluster, path)['spec']['config'])['preserveDefaultVlan'] is True
@@ -294,7 +306,7 @@ def test_stale_resource_version_is_retried_then_explained(cluster, namespace):
     assert len([e for e in c.transport.log if e[0] == 'PATCH']) == 4
 
 
-def test_concurrent_runs_converge(cluster, namespace):
+def test_concurrent_runs_converge(cluster, namespace, api_rvs):
     """Two runs at once on the same networks: both succeed and the result is the same objects."""
     cn = new_cluster_network(cluster)
     items = [{'name': 'p%d' % vid, 'vlan_id': vid} for vid in range(100, 110)]
@@ -311,12 +323,13 @@ def test_concurrent_runs_converge(cluster, namespace):
     for thread in threads:
         thread.join()
     assert errors == []
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vlan_network_handler, NET, namespace=namespace, cluster_network=cn, networks=items)
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
 
 
 # ---- legacy generation (Harvester v0.3/v1.0) ------------------------------------------------------------------
-def test_legacy_lifecycle(legacy_cluster, legacy_namespace):
+def test_legacy_lifecycle(legacy_cluster, legacy_namespace, api_rvs):
     ns = legacy_namespace
     result, _unused = call(legacy_cluster, vlan_network_handler, NET, name='vlan100', namespace=ns, vlan_id=100)
     assert result['generation'] == 'legacy' and result['changed']
@@ -324,8 +337,9 @@ def test_legacy_lifecycle(legacy_cluster, legacy_namespace):
     assert stored['spec']['config'] == ('{"cniVersion":"0.3.1","name":"vlan100","type":"bridge","bridge":"harvester-br0",'
                                         '"promiscMode":true,"vlan":100,"ipam":{}}')
     assert stored['metadata']['labels'] == {'networks.harvesterhci.io/type': 'L2VlanNetwork'}
+    rvs = api_rvs(legacy_cluster)
     result, log = call(legacy_cluster, vlan_network_handler, NET, name='vlan100', namespace=ns, vlan_id=100)
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(legacy_cluster) == rvs
     result, _unused = call(legacy_cluster, vlan_network_handler, NET, check=True, name='vlan100', namespace=ns, vlan_id=200)
     assert result['changed']
     assert json.loads(read(legacy_cluster, nad_path(ns, 'vlan100'))['spec']['config'])['vlan'] == 100

@@ -16,7 +16,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.networks
 from ansible_collections.harvester.network.plugins.module_utils.cluster.vms import (
     vm_handler, vm_info_handler, vm_service_handler)
 
-from testbeds.cluster.handlers import AUTH_DEFAULTS, ModuleStandIn, call, read, writes, run_playbook
+from testbeds.cluster.handlers import AUTH_DEFAULTS, ModuleStandIn, call, read, run_playbook
 
 
 NET = dict(name=None, namespace='default', cluster_network='mgmt', network_type='vlan', vlan_id=None, mtu=None,
@@ -73,7 +73,7 @@ def start_vmi(server, ns, name, ips):
     assert status == 200, body
 
 
-def test_vm_lifecycle_idempotent_against_controller_additions(cluster, namespace):
+def test_vm_lifecycle_idempotent_against_controller_additions(cluster, namespace, api_rvs):
     call(cluster, vlan_network_handler, NET, name='vlan100', namespace=namespace, vlan_id=100)
     result, _unused = call(cluster, vm_handler, VM, **web_vm(namespace))
     assert result['changed'] and result['changes'][0]['action'] == 'create'
@@ -100,8 +100,9 @@ def test_vm_lifecycle_idempotent_against_controller_additions(cluster, namespace
                                       {'status': {'printableStatus': 'Starting', 'created': True}},
                                       headers={'Content-Type': 'application/merge-patch+json'})
     assert status == 200
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vm_handler, VM, **web_vm(namespace))
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
 
     before = read(cluster, vm_path(namespace, 'web1'))
     result, _unused = call(cluster, vm_handler, VM, check=True, **web_vm(namespace, cpu=4))
@@ -118,8 +119,9 @@ def test_vm_lifecycle_idempotent_against_controller_additions(cluster, namespace
 
     result, _unused = call(cluster, vm_handler, VM, **web_vm(namespace, cpu=4, state='stopped'))
     assert result['changed'] and read(cluster, vm_path(namespace, 'web1'))['spec']['runStrategy'] == 'Halted'
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vm_handler, VM, **web_vm(namespace, cpu=4, state='stopped'))
-    assert not result['changed'] and writes(log) == []
+    assert not result['changed'] and api_rvs(cluster) == rvs
 
     result, _unused = call(cluster, vm_handler, VM, name='web1', namespace=namespace, state='absent')
     assert result['changed']
@@ -176,7 +178,7 @@ def test_missing_network_refused_before_writing(cluster, namespace):
     assert read(cluster, vm_path(namespace, 'vm2')) is None
 
 
-def test_vm_service(cluster, namespace):
+def test_vm_service(cluster, namespace, api_rvs):
     ports = [dict(name='ssh', port=22, target_port=None, protocol='TCP', node_port=30122),
              dict(name='web', port=80, target_port='8080', protocol='TCP', node_port=None)]
     result, _unused = call(cluster, vm_service_handler, SVC, name='web1-svc', namespace=namespace, vm='web1', type='NodePort',
@@ -187,9 +189,10 @@ def test_vm_service(cluster, namespace):
     assert svc['cluster_ip'].startswith('10.0.0.')
     assert svc['ports'][0]['nodePort'] == 30122 and 30000 <= svc['ports'][1]['nodePort'] <= 32767
     assert svc['ports'][1]['targetPort'] == 8080
+    rvs = api_rvs(cluster)
     result, log = call(cluster, vm_service_handler, SVC, name='web1-svc', namespace=namespace, vm='web1',
                        type='NodePort', ports=ports)
-    assert not result['changed'] and writes(log) == [] and result['service']['cluster_ip'] == svc['cluster_ip']
+    assert not result['changed'] and api_rvs(cluster) == rvs and result['service']['cluster_ip'] == svc['cluster_ip']
     path = '/api/v1/namespaces/%s/services/web1-svc' % namespace
     before = read(cluster, path)
     result, _unused = call(cluster, vm_service_handler, SVC, check=True, name='web1-svc', namespace=namespace, vm='web1',

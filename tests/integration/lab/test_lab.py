@@ -1,7 +1,8 @@
 """The lab, end to end, inside the test command: ``<venv>/bin/python -m pytest tests/integration/lab`` (as root).
 
 One run of the whole lab, exactly what ``make lab`` runs (lab.run.Lab.up: control plane, kernel bed, topology,
-playbooks/site.yml with lab/inventory, VM stand-ins from the API server, site.yml again, checks), in a folder of its
+playbooks/site.yml with lab/inventory, VM stand-ins from the API server, site.yml again, checks, a rolling update
+that a node fails), in a folder of its
 own (``$HN_LAB_TEST_HOME``, default ``tests/output/lab`` of this working tree: a lab the user keeps up, or another
 checkout's test run, is never touched). Then one test per row of the report, each
 failing with that row's evidence, and last ``python -m lab down`` must leave no process, namespace or file behind.
@@ -83,7 +84,8 @@ def test_report_files(lab_run):
                                  'result': 'PASS' if passed == len(checks.ROWS) else 'FAIL',
                                  'seconds': round(sum(s['seconds'] for s in stored['stages']), 1)}
     assert [s['name'] for s in stored['stages']] == ['control plane and kernel', 'topology', 'site.yml (converge)',
-                                                     'VM stand-ins', 'site.yml again (idempotence)', 'checks']
+                                                     'VM stand-ins', 'site.yml again (idempotence)', 'checks',
+                                                     'rolling update, a node fails']
     failed = [(s['name'], s['error']) for s in stored['stages'] if s['status'] != 'PASS' or s['seconds'] <= 0]
     assert not failed, failed
     with open(paths.report_txt, encoding='utf-8') as handle:
