@@ -9,7 +9,7 @@ configuration check mode refuses, the real run must refuse with the same message
 
 import subprocess
 
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, example as explicit, given, settings
 from hypothesis import strategies as st
 
 import witness
@@ -19,6 +19,21 @@ from host_strategies import NICS, VM_PORTS, network_params
 from ansible_collections.harvester.network.plugins.module_utils.host import engine
 
 EXAMPLES = 75
+# Regression: this pair (found by this test) was accepted, then refused when run again ("vlans[0].port: eth3 is not
+# a bridge port": the first run deleted the bridge of eth3 together with eth3's VLANs).
+DELETED_AGAIN = (
+    {'state': 'replaced', 'probes': {'enabled': False},
+     'bonds': [{'name': 'bo0', 'mode': 'broadcast', 'slaves': ['eth2', 'eth1'], 'mtu': 1500, 'miimon': 100,
+                'arp_interval': 0, 'downdelay': 300}],
+     'bridges': [{'name': 'br0', 'vlan_filtering': True, 'default_pvid': 0, 'stp': True, 'promisc': True,
+                  'uplink': 'eth3', 'ports': ['vm1', 'vm2']}],
+     'vlans': [], 'addresses': []},
+    {'state': 'deleted', 'probes': {'enabled': False}, 'bonds': [],
+     'bridges': [{'name': 'br0', 'vlan_filtering': True, 'default_pvid': 1, 'stp': True, 'promisc': False,
+                  'uplink': 'eth3', 'ports': ['vm1']}],
+     'vlans': [{'port': 'eth3', 'bridge': 'br0', 'vids': ['2-4094'], 'pvid': 0}],
+     'addresses': [{'interface': 'br0', 'address': '10.1.0.2/24'}, {'interface': 'eth4', 'address': '10.2.0.2/24'}],
+     'routes': [{'dst': '172.16.2.0/24', 'gateway': '10.2.0.254', 'interface': 'eth4', 'metric': 0}]})
 
 
 class Scratch:
@@ -104,6 +119,7 @@ def test_check_mode_predicts_real_runs(tmp_path):
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
     @given(first=network_params(), second=network_params(states=('merged', 'replaced', 'overridden', 'deleted')),
            module=st.sampled_from(['host_network'] * 4 + ['host_bond', 'host_bridge', 'host_vlan_trunk']))
+    @explicit(first=DELETED_AGAIN[0], second=DELETED_AGAIN[1], module='host_network')
     def example(first, second, module):
         params = to_module(module, second)
         assume(params is not None)  # the single-purpose module has nothing to take from this configuration
