@@ -6,7 +6,8 @@
 #   cluster    cluster integration tests against a real kube-apiserver + etcd on 127.0.0.1
 #   host       host integration tests against a real kernel with bonding/802.1Q/VLAN filtering (natively when the
 #              running kernel has them, otherwise in ONE QEMU guest with Debian's kernel), after the bed's selftest
-#              (`python -m testbeds.kernel selftest`: exit codes come back, timeouts fire)
+#              (`python -m testbeds.kernel selftest`: exit codes come back, timeouts fire), then one more guest boot
+#              for persistence across a real reboot (tests/integration/host/second_boot.py)
 #   roles      the roles and playbooks on the lab's bed (molecule converge/verify, ansible-runner, pxe_post_install,
 #              DHCP across the trunk, bad variables, teardown, legacy migration): controller natively, nodes where
 #              the kernel is (tests/integration/roles/conftest.py, lab/bed.py)
@@ -59,7 +60,10 @@ phase() {
     host) run_phase host-selftest "$VENV/bin/python" -m testbeds.kernel selftest --auto \
             --junitxml $OUT/junit/host-selftest.xml
           run_phase host "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw $OUT -- \
-            "${PYTEST[@]}" tests/integration/host --junitxml=$OUT/junit/host.xml ;;
+            "${PYTEST[@]}" tests/integration/host --junitxml=$OUT/junit/host.xml
+          # persist across a real second boot: a fresh guest on the folder the session above saved a node into
+          run_phase host-reboot "$VENV/bin/python" -m testbeds.kernel run --timeout 900 --rw $OUT -- \
+            "${PYTEST[@]}" tests/integration/host/second_boot.py --junitxml=$OUT/junit/host-reboot.xml ;;
     roles) run_phase roles "${PYTEST[@]}" tests/integration/roles --junitxml=$OUT/junit/roles.xml ;;
     lab) run_phase lab "${PYTEST[@]}" tests/integration/lab --junitxml=$OUT/junit/lab.xml ;;
     *) echo "test.sh: unknown phase '$1' (known: sanity unit ecosystem cluster host roles lab)" >&2

@@ -488,6 +488,12 @@ def _check_trunks(errors, want, have, masters, deleted):
                 bridge = masters[port][0]
             else:
                 bridge = have['links'].get(port, {}).get('master')
+            if want['state'] == 'deleted' and (port not in have['links'] or bridge is None
+                                               or have['links'].get(bridge, {}).get('kind') != 'bridge'):
+                # No VLAN table to delete: a link that is gone, or on no bridge, after a run (this one's first
+                # try, say) that deleted its bridge or the link itself.  Refusing it would refuse the re-run of an
+                # accepted run; the planner leaves it alone, as ``deleted`` leaves a bond or bridge that is gone.
+                continue
             if port not in have['links'] and port not in (want.get('bonds') or {}):
                 errors.add(field + '.port', '%s does not exist on this node; check the port name' % port)
                 continue

@@ -8,9 +8,9 @@ onto it, ports added, VLAN tables (a trunk, PVIDs) and links brought up.
 * a netlink error at request k, for every k from 1 until the converge completes (the error is injected at the
   codec's send by netlink.FAULTS, the test seam; the engine's own failure handling and rollback run): the node ends
   exactly as it started, ifindexes and MAC addresses included;
-* SIGKILL of the module process after k operations (the process stops itself at the seam, the test kills it), at
-  three points (none done, a bond slave released, half a migration): the next run converges,
-  says what it did, and a third run changes nothing;
+* SIGKILL of the module process before every request r (so after every operation), in a child forked from the
+  test process that kills itself at the seam: the next run converges to the node an uninterrupted converge
+  leaves and says what it did;
 * another process changing a link between the engine's read and its first write: reported, not overwritten;
 * the rollback itself failing (a link deleted by someone else while it runs): ``restored: false`` with the exact
   differences, and the module process exits non-zero.
@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -55,22 +56,13 @@ TARGET = {
     'vlans': [{'port': 'data-bo', 'vids': ['100-110', '200']}, {'port': 'vm2', 'pvid': 200}],
     'probes': {'enabled': False},
 }
-# A module process with the seam armed.  ``stop``: the engine (what the module runs) stops itself just before
-# request AT, so that the test can SIGKILL it there.  ``rollback``: the real host_network module (AnsibleModule,
-# exit_json/fail_json) whose apply fails at request AT, and whose rollback finds VICTIM deleted by someone else.
+# A module process with the seam armed: the real host_network module (AnsibleModule, exit_json/fail_json) whose
+# apply fails at request AT, and whose rollback finds VICTIM deleted by someone else.
 DRIVER = r'''
-import json, os, signal, subprocess, sys
+import subprocess, sys
 sys.path.insert(0, sys.argv[1])
 from ansible_collections.harvester.network.plugins.module_utils.host.netlink import FAULTS
-from ansible_collections.harvester.network.plugins.module_utils.host.plan import make_plan
-kind, params_file, at, victim = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-if kind == 'stop':
-    FAULTS.inject(at, hook=lambda: os.kill(os.getpid(), signal.SIGSTOP))
-    from ansible_collections.harvester.network.plugins.module_utils.host import engine
-    with open(params_file) as handle:
-        params = json.load(handle)['ANSIBLE_MODULE_ARGS']
-    engine.run('host_network', params, validated=False)
-    sys.exit(3)  # never reached: the test kills the process at request AT
+params_file, at, victim = sys.argv[2], int(sys.argv[3]), sys.argv[4]
 FAULTS.inject(at, code=5)  # EIO: the apply fails at request AT ...
 FAULTS.inject(at + 1, hook=lambda: subprocess.run(['ip', 'link', 'del', victim], check=True))  # ... mid-rollback
 import runpy
@@ -82,20 +74,27 @@ runpy.run_module('ansible_collections.harvester.network.plugins.modules.host_net
 class FaultNode(Node):
     """A node namespace built straight from iproute2 commands (not by the engine under test)."""
 
-    def __init__(self, make_netns, veth, scratch):
-        self._make = (make_netns, veth)
+    def __init__(self, make_netns, scratch):
+        self._make = make_netns
         Node.__init__(self, None, None, scratch)
         self.build()
 
     def build(self):
-        make_netns, veth = self._make
-        self.ns, self.switch = make_netns('node'), make_netns('sw')
-        for nic in NICS:
-            veth(self.ns, nic, self.switch, 'sw-%s' % nic)
-        for port in ('vm1', 'vm2'):
-            self.ns.ip('link', 'add', port, 'type', 'veth', 'peer', 'name', port + 'p')
-        self.switch.ip('addr', 'add', '192.168.122.1/24', 'dev', 'sw-eth3')
-        self.ns.run(['ip', '-batch', '-'], input=START)
+        """Two namespaces and two ``ip -batch`` processes (each process costs ~0.1-0.2 s under emulation).  The
+        NICs and VM ports get fixed MAC addresses, as hardware has: a rebuilt node is the same node.  (IPv6 duplicate
+        address detection stays on: turned off, the witness's snapshot no longer waits for it and then races the
+        kernel's delayed carrier update after a rollback, seen as a bridge still showing carrier.)"""
+        self.ns, self.switch = self._make('node'), self._make('sw')
+        batch = []
+        for number, nic in enumerate(NICS, 1):
+            batch += ['link add %s address 02:00:00:00:0a:%02x type veth peer name sw-%s netns %s'
+                      % (nic, number, nic, self.switch.name), 'link set %s up' % nic]
+        for number, port in enumerate(('vm1', 'vm2'), 1):
+            batch.append('link add %s address 02:00:00:00:0b:%02x type veth peer name %sp address 02:00:00:00:0c:%02x'
+                         % (port, number, port, number))
+        self.ns.run(['ip', '-batch', '-'], input='\n'.join(batch) + '\n' + START)
+        self.switch.run(['ip', '-batch', '-'], input=''.join('link set sw-%s up\n' % nic for nic in NICS)
+                        + 'addr add 192.168.122.1/24 dev sw-eth3\n')
 
     def rebuild(self):
         self.ns.destroy()
@@ -105,14 +104,14 @@ class FaultNode(Node):
     def snapshot(self):
         return witness.snapshot(self.ns.name)
 
-    def module_process(self, kind, at, victim=''):
+    def module_process(self, at, victim):
         """Start a module process in the node's namespace with the seam armed (see DRIVER); returns the Popen."""
         from testbeds.collection import collections_root  # pylint: disable=import-outside-toplevel
         params_file = os.path.join(str(self.paths.root), 'args.json')
         with open(params_file, 'w', encoding='utf-8') as handle:
             json.dump({'ANSIBLE_MODULE_ARGS': TARGET}, handle)
         return subprocess.Popen(['ip', 'netns', 'exec', self.ns.name, sys.executable, '-c', DRIVER,
-                                 collections_root(), kind, params_file, str(at), victim],
+                                 collections_root(), params_file, str(at), victim],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
                                 env=dict(os.environ, HARVESTER_NETWORK_ROOT=str(self.paths.root)))
 
@@ -128,22 +127,26 @@ class FaultNode(Node):
 
 
 @pytest.fixture
-def node(make_netns, veth, tmp_path):
+def node(make_netns, tmp_path):
     FAULTS.reset()
-    yield FaultNode(make_netns, veth, tmp_path)
+    yield FaultNode(make_netns, tmp_path)
     FAULTS.reset()
 
 
 def test_error_at_every_request_rolls_back_exactly(node):
     start, start_state = node.snapshot(), node.state()
     failed_ops, k = [], 0
+    spent = {'run': 0.0, 'witness': 0.0}
     while True:
         k += 1
         FAULTS.reset()
         FAULTS.inject(k, code=errno.EIO)
+        began = time.monotonic()
         try:
             result = node.run('host_network', TARGET)
         except engine.EngineError as error:
+            spent['run'] += time.monotonic() - began
+            began = time.monotonic()
             message, result = str(error), error.result
             assert 'apply failed:' in message and 'fault injected by a test' in message, message
             assert 'rolled back: the node is exactly as before' in message, message
@@ -155,6 +158,7 @@ def test_error_at_every_request_rolls_back_exactly(node):
                       if entry['op'].startswith('ip link del ') and entry['status'] == 'done']
             assert witness.differences(start, node.snapshot(), ignore_index=remade, new_link_local_ok=True) == [], \
                 'fault at request %d' % k
+            spent['witness'] += time.monotonic() - began
             assert facts.differences(start_state, node.state()) == [], 'fault at request %d' % k
             continue
         break
@@ -168,38 +172,88 @@ def test_error_at_every_request_rolls_back_exactly(node):
                      'del_other_route'}, kinds
     assert witness.config_differences(result['after'], node.snapshot()) == []
     print('fault matrix: %d requests, %d operations (%s), a netlink error at each: all rolled back exactly'
-          % (k - 1, len(plan), ', '.join(sorted(kinds))))
+          ' (failing runs %.1f s, witness snapshots %.1f s)'
+          % (k - 1, len(plan), ', '.join(sorted(kinds)), spent['run'], spent['witness']))
 
 
-def test_kill_after_k_operations_then_the_next_run_repairs(node):
-    """SIGKILL at three points of the converge (each costs a fresh node and a module process, 10-40 s under
-    emulation): before the first request, with the bond's slave released for its mode change, and in the middle
-    of the address migration (the bridge has the address, the NIC still too)."""
+def killed_before(node, request):
+    """Run the converge in a forked child of this test process (the engine already imported: no interpreter to
+    start) that SIGKILLs itself just before it sends request ``request``, through the FAULTS seam's hook; the
+    requests before it were sent and acked.  Returns once the child is dead."""
+    pid = os.fork()
+    if pid == 0:  # the child: only os._exit leaves it, so pytest's own teardown never runs twice
+        try:
+            FAULTS.reset()
+            FAULTS.inject(request, hook=lambda: os.kill(os.getpid(), signal.SIGKILL))
+            node.run('host_network', TARGET)
+        finally:
+            os._exit(3)  # pylint: disable=protected-access
+    _pid, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, \
+        'the module was to be killed before request %d, it ended with status %#x' % (request, status)
+
+
+def repaired_node(node, reference):
+    """The witness snapshot after the repair run: once equal to ``reference`` (``same_configuration``), or, when
+    it never gets there, the one that differs after the node settled (a bond's carrier comes a tick later)."""
+    seen = node.snapshot()
+    if witness.same_configuration(reference, seen):
+        seen = witness.settled(node.ns.name)
+    return seen
+
+
+def test_kill_before_every_request_then_the_next_run_repairs(node):
+    """SIGKILL of the module before each request r = 1..R of the converge, so after every operation (and inside
+    the one that takes two requests); a fresh node each time.  The next run converges: the witness sees the node
+    that an uninterrupted converge (r = 1: killed before anything, so the repair is the whole plan) leaves, MACs
+    included (the NICs' are fixed), ifindexes and the kernel's own IPv6 link-local addressing left out
+    (``witness.same_configuration``); it reports what it did, and the node it leaves is what it says.
+
+    KNOWN BUG, not fixed: a kill inside the migration, after a route through the uplink was deleted and before it
+    was added on the bridge, loses that route (only the killed process knew it).  Those kills are checked to lose
+    exactly routes the migration was moving, nothing else, and the test then ends as an expected failure naming
+    them (docs/host.md, the fault matrix)."""
+    began = time.monotonic()
     start = node.snapshot()
     plan = node.run('host_network', TARGET, check=True)['plan']
-    firsts, _count = node.first_requests()
+    firsts, count = node.first_requests()
     assert len(firsts) == len(plan)
-    chosen = [0, next(n for n, item in enumerate(plan) if item['command'].endswith('nomaster')),
-              next(n for n, item in enumerate(plan) if item['op'] == 'add_address') + 1]
-    repaired = []
-    for number in chosen:
-        if number:
+    reference, repaired, lost = None, [], []
+    for request in range(1, count + 1):
+        if request > 1:
             node.rebuild()
-            start = node.snapshot()
-        process = node.module_process('stop', firsts[number])
-        _pid, status = os.waitpid(process.pid, os.WUNTRACED)
-        assert os.WIFSTOPPED(status), 'the module ended before operation %d: %s' % (number, process.communicate())
+        killed_before(node, request)
         partial = node.snapshot()
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        assert (witness.differences(start, partial) == []) == (number == 0), 'killed after %d operations' % number
+        done = witness.same_configuration(start, partial)
+        assert (done == []) == (request == 1), 'killed before request %d: %s' % (request, done)
         result = node.run('host_network', TARGET)
-        assert result['changed'] is True and result['commands'], 'killed after %d: nothing repaired' % number
-        repaired.append('%d -> %d' % (number, len(result['commands'])))
-        again = node.run('host_network', TARGET)
-        assert again['changed'] is False and again['commands'] == []
-        assert witness.config_differences(result['after'], node.snapshot()) == []
-    print('killed after k of %d operations, k -> operations the next run did: %s' % (len(plan), ', '.join(repaired)))
+        repaired.append('%d:%d' % (request, len(result['commands'])))
+        if reference is None:
+            assert result['commands'] == [item['command'] for item in plan]
+            reference = witness.settled(node.ns.name)
+            again = node.run('host_network', TARGET)
+            assert again['changed'] is False and again['commands'] == []
+            assert witness.differences(reference, node.snapshot()) == []
+            assert witness.config_differences(result['after'], reference) == []
+            continue
+        seen = repaired_node(node, reference)
+        assert witness.config_differences(result['after'], seen) == [], 'killed before request %d' % request
+        found = witness.same_configuration(reference, seen)
+        if not found:
+            assert result['changed'] is True and result['commands'], 'killed before request %d: nothing repaired' % request
+        else:  # the known bug: the next run cannot know the routes in flight, and may find nothing else to do
+            ops = [item['op'] for item, first in zip(plan, firsts) if first < request]
+            later = [item['op'] for item, first in zip(plan, firsts) if first >= request]
+            in_flight = set(ops) & {'del_route', 'del_other_route'} and set(later) & {'add_route', 'add_other_route'}
+            moved = [line for line in found if line.startswith('routes: expected ') and line.endswith(', missing')
+                     and ' dev=mgmt-br ' in line + ' ']
+            assert in_flight and moved == found, 'killed before request %d: %s' % (request, found)
+            routes = [line[len('routes: expected '):-len(', missing')] for line in found]
+            lost.append('before request %d: %s' % (request, '; '.join(routes)))
+    print('killed before request r of %d (%d operations), r:operations the next run did: %s (%.0f s)'
+          % (count, len(plan), ' '.join(repaired), time.monotonic() - began))
+    if lost:
+        pytest.xfail('KNOWN BUG: a kill inside the migration loses the routes it was moving, %s' % ' | '.join(lost))
 
 
 def test_concurrent_change_between_read_and_write_is_reported(node):
@@ -218,7 +272,7 @@ def test_rollback_that_fails_reports_what_differs_and_exits_non_zero(node):
     the module returns restored false, lists exactly what differs, and exits non-zero."""
     start = node.snapshot()
     _firsts, last = node.first_requests()
-    process = node.module_process('rollback', last, victim='vm2')
+    process = node.module_process(last, 'vm2')
     out, err = process.communicate(timeout=300)
     assert process.returncode != 0, (out, err)
     result = json.loads(out)

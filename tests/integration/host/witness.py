@@ -14,11 +14,14 @@ test that compares snapshots taken here.  One ``ip netns exec NS sh -c ...`` pro
      'addresses': {name: [sorted 'family local/prefixlen scope flags' strings]},
      'routes': [sorted route strings of every table, IPv4 and IPv6],
      'vlans': {port: {vid: sorted flags}},
-     'sysfs': {name: {'bonding/<file>' or 'bridge/<file>': text}}}
+     'sysfs': {name: {'bonding/<file>' or 'bridge/<file>': text}},
+     'topology_change': [bridges in an STP topology change]}
 
-Only what changes by itself is left out: counters, timers, LACP partner data, DAD's "tentative" flag and address
-lifetimes.  ``differences(a, b)`` lists what differs, path by path; ``config_differences(config, snap)`` checks a
-configuration in the shape host_network takes and gathers (check mode's predicted ``after``) against a snapshot.
+Only what changes by itself is left out: counters, timers, LACP partner data, the bond link monitor's and STP's
+verdicts, DAD's "tentative" flag and address lifetimes; the ageing time of a bridge in an STP topology change (the
+kernel shortens it while the change lasts) is not compared.  ``differences(a, b)`` lists what differs, path by
+path; ``config_differences(config, snap)`` checks a configuration in the shape host_network takes and gathers
+(check mode's predicted ``after``) against a snapshot.
 """
 
 import copy
@@ -36,11 +39,19 @@ _VOLATILE = ('timer', 'link_failure', 'ad_partner', 'ad_aggregator', 'ad_num_por
              'ad_partner_oper', 'gso_', 'gro_', 'tso_', 'stats', 'num_tx_queues', 'num_rx_queues',
              # the link monitor's verdicts, not configuration: with ARP monitoring towards targets that never answer
              # (the bond tests' 10.0.0.1), the slaves take turns as active and their MII status flips on each tick
-             'mii_status', 'active_slave')
+             'mii_status', 'active_slave',
+             # STP's own verdict that the topology changed (a port reached forwarding): protocol state, not
+             # configuration; while it lasts the kernel also shortens the bridge's ageing_time (see _TC_KEYS)
+             'topology_change')
 # The same verdict in a slave's data: ACTIVE or BACKUP, as the monitor last decided.
 _SLAVE_VERDICTS = ('state',)
 _LINK_KEYS = ('ifindex', 'mtu', 'operstate', 'promiscuity', 'master', 'link', 'link_index', 'link_netnsid',
               'txqlen', 'min_mtu', 'max_mtu', 'inet6_addr_gen_mode')
+
+
+# What a bridge shows differently while an STP topology change lasts: ageing_time is 2 x forward_delay then
+# (br_stp.c, __br_set_topology_change), the configured value again afterwards.
+_TC_KEYS = ('ageing_time', 'bridge/ageing_time')
 
 
 def _volatile(key):
@@ -86,7 +97,7 @@ def _route_text(route):
 def parse(parts):
     """The snapshot dict of ``raw()``'s output."""
     links_json, addr_json, route4_json, route6_json, vlan_json, sysfs_text = parts
-    snap = {'links': {}, 'addresses': {}, 'routes': [], 'vlans': {}, 'sysfs': {}}
+    snap = {'links': {}, 'addresses': {}, 'routes': [], 'vlans': {}, 'sysfs': {}, 'topology_change': []}
     for item in json.loads(links_json or '[]'):
         info = item.get('linkinfo') or {}
         link = dict((key, item.get(key)) for key in _LINK_KEYS if key in item)
@@ -96,6 +107,8 @@ def parse(parts):
                     slave=dict((key, value) for key, value in _plain(info.get('info_slave_data') or {}).items()
                                if key not in _SLAVE_VERDICTS))
         snap['links'][item['ifname']] = link
+        if (info.get('info_data') or {}).get('topology_change'):
+            snap['topology_change'].append(item['ifname'])
     for item in json.loads(addr_json or '[]'):
         entries = []
         for addr in item.get('addr_info') or []:
@@ -144,6 +157,25 @@ def new_link_local(line):
     return ': not expected, found ' in line and (' fe80:' in line or 'dst=fe80:' in line or 'dst=ff00::/8' in line)
 
 
+def kernel_link_local(line):
+    """Is this difference, either way, about what the kernel makes by itself once a link has carrier: its IPv6
+    link-local addressing (an fe80:: address, its routes, the ff00::/8 multicast route) and the local route of an
+    IPv6 address (added when duplicate address detection completes, which needs carrier)?  Whether a link has them
+    yet depends on the order its links came up, not on its configuration: two ways to the same end state (a
+    replay, a run after a kill, a boot) may differ there."""
+    return (new_link_local(line) or ' fe80:' in line or 'dst=fe80:' in line or 'dst=ff00::/8' in line
+            or ('inet6' in line and 'type=local' in line and 'protocol=kernel' in line))
+
+
+def same_configuration(expected, actual):
+    """The differences between two snapshots of one configuration reached two ways (on namespaces whose links
+    have the same names and MAC addresses): ifindexes (the order links were made) and the kernel's own IPv6
+    link-local addressing are left out, nothing else."""
+    names = set(expected['links']) | set(actual['links'])
+    return [line for line in differences(expected, actual, ignore_index=names, limit=1000)
+            if not kernel_link_local(line)][:40]
+
+
 def settled(ns_name=None, tries=6, pause=0.3):
     """A snapshot once the node has stopped changing by itself (a bond's MII monitor bringing the carrier up a
     tick after a change, the link-local setup that follows): two consecutive snapshots equal, or the last one."""
@@ -185,6 +217,7 @@ def differences(expected, actual, ignore_index=(), new_link_local_ok=False, limi
             found.append('%s: expected %s, found %s' % (path.rstrip('.'), _short(a), _short(b)))
 
     expected, actual = _without_index(expected, ignore_index), _without_index(actual, ignore_index)
+    expected, actual = _without_topology_change(expected, actual), _without_topology_change(actual, expected)
     for section in ('links', 'addresses', 'routes', 'vlans', 'sysfs'):
         walk(section + '.', expected[section], actual[section])
     return found[:limit]
@@ -197,6 +230,20 @@ def without_links(snap, names):
         for section in ('links', 'addresses', 'vlans', 'sysfs'):
             snap[section].pop(name, None)
         snap['routes'] = [route for route in snap['routes'] if ' dev=%s ' % name not in route + ' ']
+    return snap
+
+
+def _without_topology_change(snap, other):
+    """``snap`` without the values an STP topology change alters (_TC_KEYS) on the bridges in one in either
+    snapshot (``topology_change`` lists them)."""
+    names = set(snap.get('topology_change') or ()) | set(other.get('topology_change') or ())
+    if not names:
+        return snap
+    snap = copy.deepcopy(snap)
+    for name in names:
+        for values in ((snap['links'].get(name) or {}).get('info') or {}, snap['sysfs'].get(name) or {}):
+            for key in _TC_KEYS:
+                values.pop(key, None)
     return snap
 
 

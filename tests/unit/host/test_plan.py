@@ -236,3 +236,27 @@ def test_undoing_a_release_that_never_happened_leaves_the_slave_up():
     before = Node().bond('bo0', slaves=['eth1'], mode='active-backup').state
     undo = SetMaster(link='eth1', master=None).inverse(before)
     assert [op.command() for op in undo] == ['ip link set eth1 down', 'ip link set eth1 master bo0 up']
+
+
+def test_deleting_a_bridge_and_its_port_vlans_is_accepted_again():
+    """Regression (found by the real-kernel check-mode property test): a ``deleted`` run that deletes a bridge
+    and the VLANs of one of its ports was accepted, then refused when run again, because the port is on no bridge
+    any more ("vlans[0].port: eth3 is not a bridge port").  Deleting what is already gone is a no-op."""
+    from ansible_collections.harvester.network.plugins.module_utils.host import engine, validate
+    node = Node().nic('eth3').nic('eth4').bridge('br0', ports=['eth3']).state
+    params = engine.check_params('host_network', {
+        'state': 'deleted', 'bridges': [{'name': 'br0', 'uplink': 'eth3'}],
+        'vlans': [{'port': 'eth3', 'bridge': 'br0', 'vids': ['2-4094']}, {'port': 'gone0', 'vids': ['7']}],
+        'probes': {'enabled': False}})
+    desired = validate.network_want(params, 'deleted')
+    plan = validate.checked_plan(node, desired)
+    assert commands(plan) == ['ip link del br0']
+    assert commands(validate.checked_plan(plan.state, desired)) == []
+    # A port that is on another bridge than the one named is still an error, naming the field.
+    other = Node().nic('eth3').bridge('br1', ports=['eth3']).state
+    try:
+        validate.checked_plan(other, validate.network_want(params, 'deleted'))
+    except validate.ValidationError as exc:
+        assert 'vlans[0].bridge: eth3 is a port of br1, not of br0' in str(exc), exc
+    else:
+        raise AssertionError('a port of another bridge was accepted')
