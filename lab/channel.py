@@ -242,9 +242,9 @@ class Agent:
                     rc = self._wait(name, proc, spec, err)
         except (OSError, ValueError, KeyError) as exc:
             self.log('job %s: %s' % (name, exc))
+        warm = self.warm_jobs.pop(name, False)
         if self.verbose:
-            self.log('job %s: exit %d after %.2fs%s' % (name, rc, time.monotonic() - started,
-                                                       ' (warm)' if self.warm_jobs.pop(name, False) else ''))
+            self.log('job %s: exit %d after %.2fs%s' % (name, rc, time.monotonic() - started, ' (warm)' if warm else ''))
         try:
             _write_atomic(os.path.join(folder, 'rc'), b'%d\n' % rc)
         except OSError as exc:
