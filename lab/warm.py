@@ -206,7 +206,7 @@ class Server:
         """Serve until the parent is gone; returns a request in a forked child (the caller runs it)."""
         while os.getppid() == self.parent:
             try:
-                ready, _, _ = select.select([self.listener, self.wake_r], [], [], 1.0)
+                ready = select.select([self.listener, self.wake_r], [], [], 1.0)[0]
             except InterruptedError:
                 ready = []
             if self.wake_r in ready:
@@ -224,7 +224,7 @@ class Server:
 
     def _accept(self):
         try:
-            conn, _ = self.listener.accept()
+            conn = self.listener.accept()[0]
         except OSError:
             return None
         try:
