@@ -12,11 +12,15 @@ The agent stops, after tearing the lab down (``teardown.json``: commands to run 
 Stdlib only: the node interpreter relay (``lab/noderelay.py``) imports this module on every Ansible task.
 """
 
+import array
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -77,14 +81,15 @@ def agent_info(state_dir):
 class Job:
     """One submitted job; ``wait()`` returns its exit code."""
 
-    def __init__(self, state_dir, argv, stdin=b'', timeout=DEFAULT_TIMEOUT, env=None, cwd=None):
+    def __init__(self, state_dir, argv, stdin=b'', timeout=DEFAULT_TIMEOUT, env=None, cwd=None, warm=False):
         self.state_dir = state_dir
         self.timeout = timeout
         self.id = '%d-%d-%s' % (os.getpid(), threading.get_ident() % 100000, time.monotonic_ns())
         new = channel_dir(state_dir, 'new', self.id)
         self.folder = channel_dir(state_dir, 'jobs', self.id)
         os.makedirs(new)
-        spec = {'argv': [os.fspath(arg) for arg in argv], 'cwd': cwd, 'env': env or {}, 'timeout': timeout}
+        spec = {'argv': [os.fspath(arg) for arg in argv], 'cwd': cwd, 'env': env or {}, 'timeout': timeout,
+                'warm': warm}
         with open(os.path.join(new, 'spec.json'), 'w', encoding='utf-8') as handle:
             json.dump(spec, handle)
         if stdin:
@@ -136,11 +141,13 @@ class Job:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def run(state_dir, argv, stdin=b'', timeout=DEFAULT_TIMEOUT, env=None, cwd=None, on_output=None):
-    """Run ``argv`` through the agent; return ``(rc, stdout bytes, stderr bytes)``."""
+def run(state_dir, argv, stdin=b'', timeout=DEFAULT_TIMEOUT, env=None, cwd=None, on_output=None, warm=False):
+    """Run ``argv`` through the agent; return ``(rc, stdout bytes, stderr bytes)``. ``warm``: ``argv[0]`` is a
+    node's Python (``bin/guest/python-<node>``, described by ``python-<node>.json`` beside it), which the agent may
+    run as a fork of its warm Python (lab/warm.py)."""
     if agent_info(state_dir) is None:
         raise ChannelError('no lab agent in %s: start the lab first (make lab)' % state_dir)
-    job = Job(state_dir, argv, stdin, timeout, env, cwd)
+    job = Job(state_dir, argv, stdin, timeout, env, cwd, warm)
     try:
         rc = job.wait(on_output)
         return rc, job.read('stdout'), job.read('stderr')
@@ -163,6 +170,9 @@ class Agent:
         self.lock = threading.Lock()
         self.parent = os.getppid()
         self.verbose = bool(os.environ.get('HN_LAB_VERBOSE'))
+        self.warm = None  # the warm Python's socket (lab/warm.py) once it is ready
+        self.warm_jobs = {}  # job name -> True when it ran in the warm Python
+        self.warm_proc = None
 
     def log(self, message):
         sys.stderr.write('lab-agent: %s\n' % message)
@@ -176,6 +186,7 @@ class Agent:
             'hostfwd_addr': os.environ.get('HN_HOSTFWD_ADDR'), 'kernel': os.uname().release,
             'started': time.time()}).encode())
         self.log('ready (%s)' % os.environ.get('HN_KERNEL_BED', 'native'))
+        self._start_warm()
         idle_since = time.monotonic()
         while True:
             if os.path.exists(channel_dir(self.state_dir, SHUTDOWN)):
@@ -222,39 +233,102 @@ class Agent:
             env.update(spec.get('env') or {})
             with open(os.path.join(folder, 'stdout'), 'wb') as out, open(os.path.join(folder, 'stderr'), 'wb') as err:
                 try:
-                    proc = subprocess.Popen(spec['argv'], stdin=subprocess.PIPE, stdout=out, stderr=err, env=env,  # pylint: disable=consider-using-with
-                                            cwd=spec.get('cwd') or '/', start_new_session=True)
+                    proc = self._start(spec, env, out, err, payload)
+                    self.warm_jobs[name] = isinstance(proc, WarmCall)
                 except OSError as exc:
                     err.write(('lab-agent: cannot run %s: %s\n' % (spec['argv'][0], exc)).encode())
                     rc = 127
                 else:
-                    with self.lock:
-                        self.running[name] = proc
-                    feeder = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
-                    feeder.start()
-                    try:
-                        rc = proc.wait(timeout=spec.get('timeout') or DEFAULT_TIMEOUT)
-                    except subprocess.TimeoutExpired:
-                        kill_group(proc, grace=5, kill_grace=10)
-                        err.write(('lab-agent: killed after %ss\n' % spec.get('timeout')).encode())
-                        rc = KILLED_EXIT
-                    finally:
-                        with self.lock:
-                            self.running.pop(name, None)
+                    rc = self._wait(name, proc, spec, err)
         except (OSError, ValueError, KeyError) as exc:
             self.log('job %s: %s' % (name, exc))
+        warm = self.warm_jobs.pop(name, False)
         if self.verbose:
-            self.log('job %s: exit %d after %.2fs' % (name, rc, time.monotonic() - started))
+            self.log('job %s: exit %d after %.2fs%s' % (name, rc, time.monotonic() - started, ' (warm)' if warm else ''))
         try:
             _write_atomic(os.path.join(folder, 'rc'), b'%d\n' % rc)
         except OSError as exc:
             self.log('job %s: cannot write its exit code: %s' % (name, exc))
+
+    def _start(self, spec, env, out, err, payload):
+        """Start a job's process, fed ``payload`` on its stdin: a fork of the warm Python for a node Python job when
+        it can take it, else a fresh process in a session of its own."""
+        proc = self._warm_call(spec, env, out, err) if spec.get('warm') else None
+        if proc is None:
+            proc = subprocess.Popen(spec['argv'], stdin=subprocess.PIPE, stdout=out, stderr=err, env=env,  # pylint: disable=consider-using-with
+                                    cwd=spec.get('cwd') or '/', start_new_session=True)
+        threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True).start()
+        return proc
+
+    def _wait(self, name, proc, spec, err):
+        """Wait for a job's process (a Popen or a WarmCall) within its timeout; its exit code."""
+        with self.lock:
+            self.running[name] = proc
+        try:
+            return proc.wait(timeout=spec.get('timeout') or DEFAULT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            kill_group(proc, grace=5, kill_grace=10)
+            err.write(('lab-agent: killed after %ss\n' % spec.get('timeout')).encode())
+            return KILLED_EXIT
+        finally:
+            with self.lock:
+                self.running.pop(name, None)
+
+    # -- the warm Python (lab/warm.py) -------------------------------------------------------------------------------
+
+    def _start_warm(self):
+        """Start the warm Python in the background; node Python jobs use it once it is ready (before that, and
+        when HN_LAB_WARM=0, they start a fresh interpreter)."""
+        if os.environ.get('HN_LAB_WARM', '1') == '0':
+            self.log('warm Python off (HN_LAB_WARM=0)')
+            return
+        path = os.path.join(tempfile.mkdtemp(prefix='hn-lab-warm-'), 'warm.sock')
+        started = time.monotonic()
+        try:
+            self.warm_proc = subprocess.Popen(  # pylint: disable=consider-using-with
+                [sys.executable, '-m', 'lab.warm', path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        except OSError as exc:
+            self.log('warm Python not started: %s' % exc)
+            return
+
+        def ready():
+            line = self.warm_proc.stdout.readline().decode('utf-8', 'replace').strip()
+            if line.startswith('ready'):
+                self.warm = path
+                self.log('warm Python %s after %.1fs' % (line, time.monotonic() - started))
+            else:
+                self.log('warm Python did not start (%r); node Pythons start cold' % line)
+        threading.Thread(target=ready, daemon=True).start()
+
+    def _warm_call(self, spec, env, out, err):
+        """Hand a node Python job to the warm Python; None when it cannot take it (then the job runs cold)."""
+        args = spec['argv'][1:]
+        if self.warm is None or (args and args[0].startswith('-') and args[0] != '-'):
+            return None
+        node = read_json(spec['argv'][0] + '.json')
+        if not node:
+            return None
+        env = dict(env)
+        env.update(node.get('env') or {})
+        request = {'argv': args, 'env': env, 'cwd': spec.get('cwd') or '/', 'netns': node['netns']}
+        try:
+            return WarmCall(self.warm, request, out, err)
+        except OSError as exc:
+            self.log('warm Python refused a job (%s); running it cold' % exc)
+            return None
 
     def shutdown(self):
         with self.lock:
             running = list(self.running.values())
         for proc in running:
             kill_group(proc, grace=5, kill_grace=10)
+        if self.warm_proc is not None:
+            self.warm_proc.terminate()
+            try:
+                self.warm_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.warm_proc.kill()
         try:
             with open(channel_dir(self.state_dir, TEARDOWN), encoding='utf-8') as handle:
                 commands = json.load(handle)
@@ -269,6 +343,70 @@ class Agent:
             except (OSError, subprocess.TimeoutExpired) as exc:
                 self.log('teardown: %s: %s' % (' '.join(argv), exc))
         self.log('stopped')
+
+
+class _Done(Exception):
+    """The job already ran (in the warm Python)."""
+
+
+class WarmCall:
+    """One call of the warm Python (lab/warm.py): a forked child with the job's stdin pipe, stdout and stderr; has
+    ``pid`` (it leads its process group) and ``wait(timeout)`` like a Popen, so kill_group() stops it."""
+
+    def __init__(self, path, request, out, err):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.buffer = b''
+        self.returncode = None
+        read_end, write_end = os.pipe()
+        self.stdin = os.fdopen(write_end, 'wb')
+        try:
+            self.sock.settimeout(30)
+            self.sock.connect(path)
+            fds = array.array('i', [read_end, out.fileno(), err.fileno()])
+            self.sock.sendmsg([json.dumps(request).encode('utf-8') + b'\n'],
+                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.tobytes())])
+            answer = self._message(30)
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise OSError('warm Python: %s' % exc) from exc
+        finally:
+            os.close(read_end)
+        if 'pid' not in answer:
+            self.close()
+            raise OSError('warm Python: %s' % answer.get('error', answer))
+        self.pid = answer['pid']
+
+    def _message(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b'\n' not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired('warm call', timeout)
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(4096)
+            except socket.timeout as exc:
+                raise subprocess.TimeoutExpired('warm call', timeout) from exc
+            if not chunk:
+                raise OSError('the warm Python hung up')
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b'\n', 1)
+        return json.loads(line)
+
+    def wait(self, timeout=None):
+        if self.returncode is None:
+            try:
+                answer = self._message(DEFAULT_TIMEOUT if timeout is None else timeout)
+            except OSError:
+                answer = {'rc': -signal.SIGKILL}  # the warm Python died before it could answer
+            self.returncode = answer['rc']
+            self.close()
+        return self.returncode
+
+    def close(self):
+        self.sock.close()
+        if self.returncode is None:
+            self.stdin.close()
 
 
 def _feed(pipe, payload):

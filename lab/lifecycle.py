@@ -86,6 +86,8 @@ def write_node_interpreters(paths, world):
                          'export HARVESTER_NETWORK_ROOT=%s\nexec ip netns exec %s %s "$@"\n'
                          % (node, node, shlex.quote(root), shlex.quote(world.netns('node', node)),
                             shlex.quote(sys.executable)))
+        # The same, for the agent's warm Python (lab/warm.py), which forks instead of running the script above.
+        write_json(inner + '.json', {'netns': world.netns('node', node), 'env': {'HARVESTER_NETWORK_ROOT': root}})
         outer = paths.state('bin', 'python-%s' % node)
         with open(outer, 'w', encoding='utf-8') as handle:
             handle.write('#!/bin/sh\n# Ansible runs this as lab node %s\'s Python: it relays to %s\nexec %s -I -S %s %s %s "$@"\n'

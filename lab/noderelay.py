@@ -33,7 +33,7 @@ def main(argv):
     target = os.path.join(state_dir, 'bin', 'guest', 'python-%s' % node)
     try:
         rc, out, err = channel.run(state_dir, [target] + argv[2:], stdin=payload, timeout=TIMEOUT,
-                                   cwd=_cwd(state_dir))
+                                   cwd=_cwd(state_dir), warm=True)
     except channel.ChannelError as exc:
         sys.stderr.write('lab node %s: %s\n' % (node, exc))
         return 125

@@ -15,18 +15,21 @@
 # Every phase runs even when an earlier one failed; the exit code is non-zero if any failed.
 # Select phases with TEST_PHASES="sanity unit ecosystem cluster host roles lab" (default: all).
 #
-# Two streams at once (TEST_PARALLEL=1, the default, when both have phases): the phases that need the emulated
-# kernel (host, roles, lab: mostly QEMU's TCG thread) in the foreground, and the native phases (sanity, unit,
-# ecosystem, cluster) in the background, their output in tests/output/native-phases.log (printed at the end).
-# TEST_PARALLEL=0 runs everything one after the other, in the order above.
+# Streams at once (TEST_PARALLEL=1, the default): the host phase (its own QEMU guest) in the foreground; the lab's
+# bed phases (roles, then lab: each a keeper with its kube-apiservers and a guest of its own) in the background, their
+# output in tests/output/bed-phases.log; the native phases (sanity, unit, ecosystem, cluster) in the background,
+# their output in tests/output/native-phases.log. Both logs are printed at the end. QEMU's TCG mostly keeps one host
+# core busy per guest, so two kernel streams and the native one share the machine's cores instead of leaving one
+# idle. TEST_KERNEL_STREAMS=1 runs host, roles and lab one after the other in the foreground (the native phases
+# still in the background); TEST_PARALLEL=0 runs everything one after the other, in the order above.
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export HARVESTER_NETWORK_CACHE=${HARVESTER_NETWORK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/harvester-network}
 VENV=$HARVESTER_NETWORK_CACHE/venv
 PHASES=${TEST_PHASES:-sanity unit ecosystem cluster host roles lab}
 PARALLEL=${TEST_PARALLEL:-1}
+KERNEL_STREAMS=${TEST_KERNEL_STREAMS:-2}
 HOST_TIMEOUT=${HOST_TEST_TIMEOUT:-2400}
-KERNEL_PHASES=" host roles lab "
 OUT=tests/output
 RESULTS=$OUT/phases.txt
 cd "$REPO" || exit 2
@@ -71,19 +74,35 @@ phase() {
   esac
 }
 
-native=() kernel=()
+host=() bed=() native=()
 for name in $PHASES; do
-  if [[ $KERNEL_PHASES == *" $name "* ]]; then kernel+=("$name"); else native+=("$name"); fi
+  case $name in
+    host) host+=("$name") ;;
+    roles|lab) if [ "$KERNEL_STREAMS" = 1 ]; then host+=("$name"); else bed+=("$name"); fi ;;
+    *) native+=("$name") ;;
+  esac
 done
-background=
-if [ "$PARALLEL" = 1 ] && [ ${#native[@]} -gt 0 ] && [ ${#kernel[@]} -gt 0 ]; then
-  step "native phases (${native[*]}) in the background: tail -f $OUT/native-phases.log"
-  ( for name in "${native[@]}"; do phase "$name"; done ) > "$OUT/native-phases.log" 2>&1 &
-  background=$!
-  for name in "${kernel[@]}"; do phase "$name"; done
-  wait "$background"
-  step "the native phases' output ($OUT/native-phases.log)"
-  cat "$OUT/native-phases.log"
+stream() { local name; for name in "$@"; do phase "$name"; done; }
+if [ "$PARALLEL" = 1 ]; then
+  # the first stream with phases runs in the foreground, the others in the background with a log each
+  labels=(host bed native) groups=("${host[*]}" "${bed[*]}" "${native[*]}")
+  background=() logs=() foreground=
+  for i in 0 1 2; do
+    [ -n "${groups[$i]}" ] || continue
+    if [ -z "$foreground" ]; then foreground=${groups[$i]}; continue; fi
+    log=$OUT/${labels[$i]}-phases.log
+    step "phases ${groups[$i]} in the background: tail -f $log"
+    # shellcheck disable=SC2086  # a group is a list of phase names
+    stream ${groups[$i]} > "$log" 2>&1 &
+    background+=($!) logs+=("$log")
+  done
+  # shellcheck disable=SC2086
+  stream $foreground
+  for i in "${!background[@]}"; do
+    wait "${background[$i]}"
+    step "the output of the background phases (${logs[$i]})"
+    cat "${logs[$i]}"
+  done
 else
   for name in $PHASES; do phase "$name"; done
 fi
