@@ -335,7 +335,7 @@ def vm_service_handler(params, cluster, module):
     manifest = vm_builder.service(params)
     reconcile.converge(SERVICE, [manifest], existing_map).execute()
     if module.check_mode and reconcile.changes[0].result is not None:
-        _leave_out_dry_run_allocations(reconcile.changes[0].result, manifest, existing, module)
+        _leave_out_dry_run_allocations(reconcile.changes[0].result, manifest, existing_map.get(key), module)
     result = reconcile.result()
     final = reconcile.final(SERVICE, key)
     spec = final.get('spec') or {}
