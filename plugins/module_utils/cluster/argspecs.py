@@ -222,6 +222,46 @@ MODULES = {
         wait_timeout=dict(type='int', default=600),
         state=_state('present', 'absent'),
     ), writes=False, generation=True, required_if=[('state', 'present', ('cluster_network', 'range'))]),
+
+    # Harvester's load balancer add-on, v1.2+ (load_balancers.py): IP pools and load balancers
+    'ip_pool': ModuleSpec(dict(
+        name=dict(type='str', required=True),
+        description=dict(type='str'),
+        ranges=dict(type='list', elements='dict', options=dict(
+            _strings('start', 'end', 'gateway'),
+            subnet=dict(type='str', required=True),
+        )),
+        selector=dict(type='dict', options=dict(
+            network=dict(type='str'),
+            priority=dict(type='int', default=0),
+            scope=dict(type='list', elements='dict', options=_strings('project', 'namespace', 'guest_cluster')),
+        )),
+        state=_state('present', 'absent'),
+    ), required_if=[('state', 'present', ['ranges'])]),
+
+    'load_balancer': ModuleSpec(dict(
+        name=dict(type='str', required=True),
+        namespace=dict(type='str', default='default'),
+        description=dict(type='str'),
+        workload_type=dict(type='str', choices=['vm', 'cluster'], default='vm'),
+        ipam=dict(type='str', choices=['pool', 'dhcp'], default='pool'),
+        ip_pool=dict(type='str'),
+        listeners=dict(type='list', elements='dict', options=dict(
+            name=dict(type='str', required=True),
+            port=dict(type='int', required=True),
+            protocol=dict(type='str', choices=['TCP', 'UDP'], default='TCP'),
+            backend_port=dict(type='int', required=True),
+        )),
+        backend_selector=dict(type='dict'),
+        health_check=dict(type='dict', options=dict(
+            port=dict(type='int', required=True),
+            success_threshold=dict(type='int', default=2),
+            failure_threshold=dict(type='int', default=2),
+            period_seconds=dict(type='int', default=1),
+            timeout_seconds=dict(type='int', default=1),
+        )),
+        state=_state('present', 'absent'),
+    )),
 }
 
 

@@ -60,3 +60,9 @@ NODE = Kind('', 'v1', 'nodes', 'Node', False, 'the core API is not served')
 NAMESPACE = Kind('', 'v1', 'namespaces', 'Namespace', False, 'the core API is not served')
 SETTING = Kind('harvesterhci.io', 'v1beta1', 'settings', 'Setting', False,
                'Harvester itself is not installed: is this a Harvester cluster?')
+# Harvester's load balancer add-on (harvester/load-balancer-harvester), part of Harvester since v1.2.0
+LOAD_BALANCER_GROUP = 'loadbalancer.harvesterhci.io'
+LOAD_BALANCER_HINT = ('IP pools and load balancers came with Harvester v1.2.0 (harvester-load-balancer); this '
+                      'cluster is older or runs without it')
+IP_POOL = Kind(LOAD_BALANCER_GROUP, 'v1beta1', 'ippools', 'IPPool', False, LOAD_BALANCER_HINT)
+LOAD_BALANCER = Kind(LOAD_BALANCER_GROUP, 'v1beta1', 'loadbalancers', 'LoadBalancer', True, LOAD_BALANCER_HINT)

@@ -40,6 +40,8 @@ WRITTEN_KINDS = (
     ('ConfigMap', '/api/v1/configmaps'),
     ('PersistentVolumeClaim', '/api/v1/persistentvolumeclaims'),
     ('Deployment', '/apis/apps/v1/deployments'),
+    ('IPPool', '/apis/loadbalancer.harvesterhci.io/v1beta1/ippools'),
+    ('LoadBalancer', '/apis/loadbalancer.harvesterhci.io/v1beta1/loadbalancers'),
 )
 
 

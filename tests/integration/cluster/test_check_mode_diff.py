@@ -21,6 +21,8 @@ import secrets
 import pytest
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.common import Cluster
+from ansible_collections.harvester.network.plugins.module_utils.cluster.load_balancers import (
+    ip_pool_handler, load_balancer_handler)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import (
     cluster_network_handler, vlan_config_handler, vlan_network_handler)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.vms import vm_handler, vm_service_handler
@@ -54,6 +56,8 @@ COLLECTIONS = {
     'ConfigMap': '/api/v1/namespaces/%s/configmaps',
     'PersistentVolumeClaim': '/api/v1/namespaces/%s/persistentvolumeclaims',
     'Deployment': '/apis/apps/v1/namespaces/%s/deployments',
+    'IPPool': '/apis/loadbalancer.harvesterhci.io/v1beta1/ippools',
+    'LoadBalancer': '/apis/loadbalancer.harvesterhci.io/v1beta1/namespaces/%s/loadbalancers',
 }
 
 
@@ -238,6 +242,33 @@ def test_vm_and_vm_service(cluster, namespace, api_rvs):
                             allocated=['spec.ports[1].nodePort'], **svc) == [('same', 'Service')]
     assert predict_then_run(cluster, api_rvs, vm_service_handler, SVC, state='absent', **svc) == [('deleted', 'Service')]
     assert predict_then_run(cluster, api_rvs, vm_handler, VM, state='absent', **vm) == [('deleted', 'VirtualMachine')]
+
+
+POOL = dict(name=None, description=None, ranges=None, selector=None, state='present')
+LB = dict(name=None, namespace='default', description=None, workload_type='vm', ipam='pool', ip_pool=None,
+          listeners=None, backend_selector=None, health_check=None, state='present')
+
+
+def test_ip_pool_and_load_balancer(cluster, namespace, api_rvs):
+    name = 'cm-pool-' + secrets.token_hex(3)
+    scope = {'selector': {'network': None, 'priority': 7, 'scope': [
+        {'project': None, 'namespace': namespace, 'guest_cluster': None}]}}
+    subnet = dict(subnet='10.181.0.0/24', start=None, end=None, gateway=None)
+    assert predict_then_run(cluster, api_rvs, ip_pool_handler, POOL, name=name, ranges=[subnet], **scope) == [
+        ('same', 'IPPool')]
+    assert predict_then_run(cluster, api_rvs, ip_pool_handler, POOL, name=name, description='two ranges',
+                            ranges=[dict(subnet, start='10.181.0.10', end='10.181.0.20', gateway='10.181.0.1'),
+                                    dict(subnet, subnet='10.181.1.5/32')], **scope) == [('same', 'IPPool')]
+    lb = dict(name='web', namespace=namespace, ip_pool=name,
+              listeners=[dict(name='http', port=80, protocol='TCP', backend_port=8080)])
+    assert predict_then_run(cluster, api_rvs, load_balancer_handler, LB, **lb) == [('same', 'LoadBalancer')]
+    health = dict(port=8080, success_threshold=2, failure_threshold=3, period_seconds=10, timeout_seconds=5)
+    assert predict_then_run(cluster, api_rvs, load_balancer_handler, LB, backend_selector={'app': ['web', 'www']},
+                            health_check=health, **lb) == [('same', 'LoadBalancer')]
+    assert predict_then_run(cluster, api_rvs, load_balancer_handler, LB, state='absent', **lb) == [
+        ('deleted', 'LoadBalancer')]
+    assert predict_then_run(cluster, api_rvs, ip_pool_handler, POOL, name=name, state='absent') == [
+        ('deleted', 'IPPool')]
 
 
 @pytest.mark.parametrize('stored, expected', [
