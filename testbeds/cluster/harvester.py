@@ -15,6 +15,8 @@ this bed from reading those files; no code is copied.
 
 - Harvester's own settings ``storage-network`` and ``vm-migration-network``: their webhook rules and controllers, in
   testbeds/cluster/harvester_settings.py (harvester/harvester@3d63c2af).
+- The load balancer add-on's IPPool and LoadBalancer webhook (mutating and validating), in
+  testbeds/cluster/harvester_lb.py (harvester/load-balancer-harvester@e861dc94).
 
 Python: ``HarvesterStandIn(host, port, pki).start()`` (``settle()`` waits until the controller is idle; ``stop()``
 unregisters the webhook).  Command line (e.g. for the lab): ``python -m testbeds.cluster.harvester STATE_DIR``
@@ -37,6 +39,7 @@ import threading
 import time
 import urllib.parse
 
+from testbeds.cluster import harvester_lb as lb_rules
 from testbeds.cluster import harvester_settings as settings_rules
 from testbeds.cluster.harvester_settings import Refusal
 from testbeds.cluster.controlplane import Rest, free_port, read_state
@@ -281,7 +284,7 @@ class Webhook:
             return self._mutate_nad(op, obj, old)
         if kind == 'VlanConfig':
             return self._mutate_vlanconfig(op, obj, old)
-        return []
+        return lb_rules.mutate(self.api, kind, op, obj, old)
 
     def _mutate_nad(self, op, nad, old):
         """pkg/webhook/nad/mutator.go: Create patches the MTU; Update ensures labels and outdates the route."""
@@ -381,6 +384,8 @@ class Webhook:
             self._validate_cn_delete(old)
         elif kind == 'Setting':
             settings_rules.validate(self.api, op, obj, old)
+        else:
+            lb_rules.validate(self.api, kind, op, obj, old)
 
     def _validate_nad(self, op, nad, old):
         """pkg/webhook/nad/validator.go."""
@@ -915,6 +920,9 @@ class HarvesterStandIn:
                       hook('clusternetwork', '/validate', GROUP, 'v1beta1', 'clusternetworks', ['DELETE'], 'Cluster'),
                       hook('setting', '/validate', 'harvesterhci.io', 'v1beta1', 'settings',
                            ['CREATE', 'UPDATE', 'DELETE'], 'Cluster')]
+        lb_mutating, lb_validating = lb_rules.hooks(hook)
+        mutating += lb_mutating
+        validating += lb_validating
         base = '/apis/admissionregistration.k8s.io/v1/'
         rest = self.webhook_api.rest
         for plural, kind, hooks in (('mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', mutating),

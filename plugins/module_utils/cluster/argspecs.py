@@ -262,6 +262,8 @@ MODULES = {
         )),
         state=_state('present', 'absent'),
     )),
+
+    'load_balancer_info': ModuleSpec(_strings('name', 'namespace', 'ip_pool'), writes=False),
 }
 
 

@@ -112,6 +112,20 @@ _WEBHOOK_HINTS = (
      'fix range and exclude'),
     (r'vlan status not present|vlan config not present|vlanconfig does not span|cluster network .* not found',
      'cluster_network', 'give a ready cluster network whose VlanConfigs reach every node'),
+    # harvester/load-balancer-harvester pkg/webhook/{ippool,loadbalancer} @e861dc94 (IP pools and load balancers)
+    (r"releasing all the allocated IP", 'state',
+     'delete the load balancers holding addresses from this pool first (harvester.network.load_balancer)'),
+    (r"IP pool .* because .*(overlap|range|allocated IP|CIDR|IP .* is (out of|the))", 'ranges',
+     'give ranges no other pool uses, keeping every allocated address inside'),
+    (r"IP pool .* because .*(network-attachment-definitions|invalid network)", 'selector.network',
+     'name an existing VM network as namespace/name'),
+    (r"IP pool .* because .*(global IP pool|scope|priority)", 'selector',
+     'give the pool its own priority or scope (one global pool at most)'),
+    (r"loadbalancer .* failed with healthyCheck", 'health_check', 'probe the backend port of a TCP listener'),
+    (r"loadbalancer .* failed: .*(listener|at least one)", 'listeners',
+     'give unique listener names, ports and backend ports (1-65535)'),
+    (r"can't change the IPAM", 'ipam', 'delete the load balancer (state=absent) and create it again'),
+    (r"can't change the WorkloadType", 'workload_type', 'delete the load balancer (state=absent) and create it again'),
 )
 
 

@@ -586,3 +586,22 @@ def load_balancer_handler(params, cluster, module):
     result = reconciliation.run()
     result['load_balancer'] = load_balancer_summary(reconciliation.final(LOAD_BALANCER, key))
     return result
+
+
+# ---- reading both -------------------------------------------------------------------------------------------------
+def load_balancer_info_handler(params, cluster, module):  # pylint: disable=unused-argument
+    """IP pools and load balancers as ``ip_pool`` and ``load_balancer`` return them: one LIST of each kind."""
+    errors = Errors()
+    if params.get('namespace'):
+        errors.check(validation.dns1123_label, 'namespace', params['namespace'])
+    errors.raise_if_any()
+    cluster.discovery.require(IP_POOL)
+    service = cluster.service
+    pools = [pool_summary(pool) for _key, pool in sorted(service.list(IP_POOL).items())]
+    balancers = [load_balancer_summary(item) for _key, item in
+                 sorted(service.list(LOAD_BALANCER, namespace=params.get('namespace')).items())]
+    if params.get('ip_pool'):
+        pools = [pool for pool in pools if pool['name'] == params['ip_pool']]
+    if params.get('name'):
+        balancers = [item for item in balancers if item['name'] == params['name']]
+    return {'changed': False, 'ip_pools': pools, 'load_balancers': balancers}

@@ -15,7 +15,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.common i
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import (
     ApiError, InUseError, MissingApiError, ValidationError)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.load_balancers import (
-    ip_pool_handler, load_balancer_handler)
+    ip_pool_handler, load_balancer_handler, load_balancer_info_handler)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import vlan_network_handler
 
 from testbeds.cluster.handlers import AUTH_DEFAULTS, ModuleStandIn, call, read, run_playbook, writes
@@ -26,6 +26,7 @@ MERGE = {'Content-Type': 'application/merge-patch+json'}
 POOL = dict(name=None, description=None, ranges=None, selector=None, state='present')
 LB = dict(name=None, namespace='default', description=None, workload_type='vm', ipam='pool', ip_pool=None,
           listeners=None, backend_selector=None, health_check=None, state='present')
+INFO = dict(name=None, namespace=None, ip_pool=None)
 NET = dict(name=None, namespace='default', cluster_network=None, network_type='vlan', vlan_id=None, mtu=None,
            preserve_default_vlan=None, route=None, description=None, networks=None, prune=False,
            allow_duplicate_vids=False, state='present')
@@ -91,6 +92,9 @@ def test_ip_pool_lifecycle(cluster, pools, api_rvs):
                                           'rangeEnd': '10.180.0.199', 'gateway': '10.180.0.1'}]}
     assert api_rvs.changed(before, api_rvs(cluster)) == [('IPPool', '', name, 'created')]
     assert result['ip_pool']['size'] == 100 and not result['ip_pool']['global']
+    # Harvester's mutating webhook (the stand-in) labelled it; the module leaves those labels to it
+    assert stored['metadata']['labels'] == {'loadbalancer.harvesterhci.io/vid': '0',
+                                            'loadbalancer.harvesterhci.io/global-ip-pool': 'false'}
     assert result['diff']['after']['spec'] == stored['spec']
     # re-run: nothing written
     mid = api_rvs(cluster)
@@ -236,21 +240,35 @@ def test_load_balancer_lifecycle(cluster, pools, namespace, api_rvs):
     assert result['changed'] and len(stored['spec']['listeners']) == 1 and 'healthCheck' not in stored['spec']
     assert stored['status']['address'] == '10.185.0.2'
     assert result['load_balancer']['address'] == '10.185.0.2' and result['load_balancer']['ready']
+    # load_balancer_info: the same view of both kinds, one LIST each, nothing written
+    mid = api_rvs(cluster)
+    info, log = call(cluster, load_balancer_info_handler, INFO, namespace=namespace, ip_pool=pool)
+    assert info['load_balancers'] == [result['load_balancer']] and not info['changed']
+    assert [item['name'] for item in info['ip_pools']] == [pool] and info['ip_pools'][0]['size'] == 253
+    assert [entry[1] for entry in log if entry[0] == 'GET'] == [
+        '/apis/loadbalancer.harvesterhci.io/v1beta1', POOLS, LBS % namespace]  # discovery, then one LIST each
+    assert writes(log) == [] and api_rvs(cluster) == mid
+    assert call(cluster, load_balancer_info_handler, INFO, namespace=namespace, name='nosuch')[0][
+        'load_balancers'] == []
     # another pool: Harvester will release the address; the module says so
     other = pools + 'lb2'
     call(cluster, ip_pool_handler, POOL, name=other, ranges=[rng('10.185.1.0/24')])
-    result, _unused = call(cluster, load_balancer_handler, LB, check=True, **dict(params, ip_pool=other))
-    assert result['changed']
-    warned = call_warnings(cluster, load_balancer_handler, LB, check=True, **dict(params, ip_pool=other))
-    assert any('releases its address 10.185.0.2 back to IP pool %s' % pool in w for w in warned), warned
+    moved = dict(params)
+    moved['ip_pool'] = other
+    result, warned = call_warnings(cluster, load_balancer_handler, LB, check=True, **moved)
+    assert result['changed'] and any('releases its address 10.185.0.2 back to IP pool %s' % pool in w for w in warned), warned
     # fixed at creation: ipam and workload type (refused before any write, in check mode too)
     mid = api_rvs(cluster)
     for check in (True, False):
+        dhcp = dict(params)
+        dhcp.update(ipam='dhcp', ip_pool=None)
         with pytest.raises(ValidationError, match='does not let it change to dhcp') as info:
-            call(cluster, load_balancer_handler, LB, check=check, **dict(params, ipam='dhcp', ip_pool=None))
+            call(cluster, load_balancer_handler, LB, check=check, **dhcp)
         assert info.value.field == 'ipam'
+        cluster_type = dict(params)
+        cluster_type['workload_type'] = 'cluster'
         with pytest.raises(ValidationError, match='workload type vm.*change to cluster') as info:
-            call(cluster, load_balancer_handler, LB, check=check, **dict(params, workload_type='cluster'))
+            call(cluster, load_balancer_handler, LB, check=check, **cluster_type)
         assert info.value.field == 'workload_type'
     assert api_rvs(cluster) == mid
     # absent
@@ -261,13 +279,13 @@ def test_load_balancer_lifecycle(cluster, pools, namespace, api_rvs):
 
 
 def call_warnings(server, handler, defaults, check=False, **params):
-    """The warnings a run gives (ModuleStandIn collects module.warn)."""
+    """A run's result and the warnings it gave (ModuleStandIn collects module.warn)."""
     full = dict(AUTH_DEFAULTS, kubeconfig=server.kubeconfig)
     full.update(defaults)
     full.update(params)
     module = ModuleStandIn(check)
-    handler(full, Cluster(full, check_mode=check), module)
-    return module.warnings
+    result = handler(full, Cluster(full, check_mode=check), module)
+    return result, module.warnings
 
 
 def test_load_balancer_refusals_change_nothing(cluster, pools, namespace, api_rvs):
@@ -319,11 +337,11 @@ def test_no_pool_for_the_namespace_warns(cluster, pools, namespace):
                         {'project': '*', 'namespace': '*', 'guestCluster': '*'}]]
     assert global_pools == [], 'a global pool left behind by another test would serve every namespace'
     params = dict(name='lonely', namespace=namespace, listeners=[listener('http', 80, 8080)])
-    warned = call_warnings(cluster, load_balancer_handler, LB, check=True, **params)
+    _unused, warned = call_warnings(cluster, load_balancer_handler, LB, check=True, **params)
     assert any('no IP pool serves namespace %s' % namespace in w for w in warned), warned
     call(cluster, ip_pool_handler, POOL, name=pools + 'scoped', ranges=[rng('10.186.0.0/24')],
          selector=sel(scope=[{'namespace': namespace}]))
-    assert call_warnings(cluster, load_balancer_handler, LB, check=True, **params) == []
+    assert call_warnings(cluster, load_balancer_handler, LB, check=True, **params)[1] == []
 
 
 def test_legacy_cluster_has_no_load_balancer_api(legacy_cluster, api_rvs):
@@ -332,7 +350,60 @@ def test_legacy_cluster_has_no_load_balancer_api(legacy_cluster, api_rvs):
         call(legacy_cluster, ip_pool_handler, POOL, name='p', ranges=[rng('10.187.0.0/24')])
     with pytest.raises(MissingApiError, match='serves no LoadBalancer .*came with Harvester v1.2.0'):
         call(legacy_cluster, load_balancer_handler, LB, name='web', listeners=[listener('http', 80, 8080)])
+    with pytest.raises(MissingApiError, match='serves no IPPool .*came with Harvester v1.2.0'):
+        call(legacy_cluster, load_balancer_info_handler, INFO)
     assert api_rvs(legacy_cluster) == before
+
+
+def test_harvesters_webhook_refuses_on_its_own(cluster, harvester, pools, namespace, api_rvs):
+    """The stand-in of Harvester's load balancer webhook (testbeds/cluster/harvester_lb.py, independent of the
+    module's checks) sees the module's requests, dry runs included, and refuses what the module refuses when a
+    client writes past the module."""
+    call(cluster, vlan_network_handler, NET, name='vlan130', namespace=namespace, cluster_network='mgmt', vlan_id=130)
+    name = pools + 'hook'
+    seen = len(harvester.calls)
+    call(cluster, ip_pool_handler, POOL, check=True, name=name, ranges=[rng('10.189.0.0/24')],
+         selector=sel(network=namespace + '/vlan130', scope=[{'namespace': namespace}]))
+    assert ('/validate/ippool?timeout=10s', 'IPPool', 'CREATE', True, None) in harvester.calls[seen:]
+    call(cluster, ip_pool_handler, POOL, name=name, ranges=[rng('10.189.0.0/24')],
+         selector=sel(network=namespace + '/vlan130', scope=[{'namespace': namespace}]))
+    assert read(cluster, POOLS + '/' + name)['metadata']['labels']['loadbalancer.harvesterhci.io/vid'] == '130'
+    call(cluster, load_balancer_handler, LB, name='web', namespace=namespace, listeners=[listener('http', 80, 8080)],
+         health_check=dict(port=8080, success_threshold=None, failure_threshold=None, period_seconds=None,
+                           timeout_seconds=None))
+    stored = read(cluster, LBS % namespace + '/web')
+    assert stored['metadata']['annotations']['loadbalancer.harvesterhci.io/namespace'] == namespace
+    # the module sent the thresholds Harvester's mutator would fill in: a re-run changes nothing
+    result, log = call(cluster, load_balancer_handler, LB, name='web', namespace=namespace,
+                       listeners=[listener('http', 80, 8080)],
+                       health_check=dict(port=8080, success_threshold=None, failure_threshold=None,
+                                         period_seconds=None, timeout_seconds=None))
+    assert not result['changed'] and writes(log) == []
+    allocate(cluster, name, '10.189.0.9', namespace + '/web')
+    before = api_rvs(cluster)
+    raw_pool = {'apiVersion': 'loadbalancer.harvesterhci.io/v1beta1', 'kind': 'IPPool',
+                'metadata': {'name': pools + 'raw'}, 'spec': {'ranges': [{'subnet': '10.189.0.128/25'}]}}
+    raw_lb = {'apiVersion': 'loadbalancer.harvesterhci.io/v1beta1', 'kind': 'LoadBalancer',
+              'metadata': {'name': 'raw', 'namespace': namespace},
+              'spec': {'listeners': [{'name': 'a', 'port': 80, 'protocol': 'TCP', 'backendPort': 80},
+                                     {'name': 'a', 'port': 81, 'protocol': 'TCP', 'backendPort': 81}]}}
+    refusals = [
+        (('POST', POOLS, raw_pool), 'overlap with other pools'),
+        (('POST', POOLS, dict(raw_pool, spec={'ranges': [{'subnet': '10.190.0.0/24'}],
+                                              'selector': {'network': namespace + '/nosuch'}})), '"nosuch" not found'),
+        (('DELETE', POOLS + '/' + name, None), 'releasing all the allocated IP'),
+        (('PATCH', POOLS + '/' + name, {'spec': {'ranges': [{'subnet': '10.189.1.0/24'}]}}),
+         'allocated IP 10.189.0.9 is excluded'),
+        (('POST', LBS % namespace, raw_lb), 'listener has duplicate name a'),
+        (('PATCH', LBS % namespace + '/web', {'spec': {'ipam': 'dhcp'}}), "can't change the IPAM from pool to dhcp"),
+        (('PATCH', LBS % namespace + '/web', {'spec': {'healthCheck': {'port': 9999}}}),
+         'healthcheck port 9999 is not in listener backend port list'),
+    ]
+    for (method, path, body), words in refusals:
+        status, answer = cluster.request(method, path, body, headers=MERGE if method == 'PATCH' else None)
+        assert status == 500 and words in answer['message'] and 'Internal error occurred' in answer['message'], \
+            (method, path, status, answer)
+    assert api_rvs(cluster) == before
 
 
 def test_namespace_missing(cluster):

@@ -7,7 +7,8 @@ import ipaddress
 import pytest
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster import load_balancers as lb
-from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import Errors, ValidationError
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import (
+    ApiError, Errors, ValidationError, webhook_refusal)
 
 POOL = dict(name='p', description=None, ranges=None, selector=None, state='present')
 LB = dict(name='web', namespace='default', description=None, workload_type='vm', ipam='pool', ip_pool=None,
@@ -171,3 +172,26 @@ def test_immutable_fields():
     with pytest.raises(ValidationError, match='has ipam dhcp') as info:
         lb.check_immutable(manifest, {'metadata': {'name': 'web', 'namespace': 'default'}, 'spec': {'ipam': 'dhcp'}})
     assert info.value.field == 'ipam'
+
+
+@pytest.mark.parametrize('sentence, field', [
+    ("can't create IP pool p because the ranges [...] overlap with other pools", 'ranges'),
+    ("can't update IP pool p because allocated IP 10.0.0.5 is excluded", 'ranges'),
+    ("can't create IP pool p because invalid range start 10.9.0.1: IP 10.9.0.1 is out of subnet 10.0.0.0/24", 'ranges'),
+    ("can't create IP pool p because network-attachment-definitions.k8s.cni.cncf.io \"n\" not found",
+     'selector.network'),
+    ("can't create IP pool p because there is already a global IP pool: g", 'selector'),
+    ("can't delete pool before releasing all the allocated IP", 'state'),
+    ('create loadbalancer ns/web failed: listener has duplicate name http', 'listeners'),
+    ('create loadbalancer ns/web failed with healthyCheck: healthcheck port 9 is not in listener backend port list',
+     'health_check'),
+    ("update loadbalancer ns/web failed: can't change the IPAM from pool to dhcp", 'ipam'),
+    ("update loadbalancer ns/web failed: can't change the WorkloadType from vm to cluster", 'workload_type'),
+])
+def test_load_balancer_webhook_refusals_name_the_option(sentence, field):
+    """A refusal of Harvester's load balancer webhook (a race the module's own checks could not see) still names
+    the option and says what to do."""
+    body = {'message': 'admission webhook "validator.harvester-load-balancer-webhook" denied the request: Internal '
+                       'error occurred: ' + sentence}
+    error = webhook_refusal('IPPool p', ApiError('x', status=500, body=body))
+    assert error.field == field and sentence.split(': ')[-1] in str(error)
