@@ -60,3 +60,7 @@ NODE = Kind('', 'v1', 'nodes', 'Node', False, 'the core API is not served')
 NAMESPACE = Kind('', 'v1', 'namespaces', 'Namespace', False, 'the core API is not served')
 SETTING = Kind('harvesterhci.io', 'v1beta1', 'settings', 'Setting', False,
                'Harvester itself is not installed: is this a Harvester cluster?')
+VM_IMAGE = Kind('harvesterhci.io', 'v1beta1', 'virtualmachineimages', 'VirtualMachineImage', True,
+                'Harvester itself is not installed, so there are no images: use container_disk or pvc disks')
+KEY_PAIR = Kind('harvesterhci.io', 'v1beta1', 'keypairs', 'KeyPair', True,
+                'Harvester itself is not installed, so there are no key pairs: put the keys into user_data')
