@@ -78,7 +78,9 @@ options:
         choices: [virtio, e1000, e1000e, ne2k_pci, pcnet, rtl8139]
         default: virtio
       mac_address:
-        description: Fixed MAC address; also used to match the NIC in the network data.
+        description:
+          - Fixed MAC address; also used to match the NIC in the network data.
+          - Quote it in YAML; unquoted, C(52:54:00:00:01:10) is read as a (base 60) number.
         type: str
       boot_order:
         description: Boot order of the NIC (PXE).
@@ -102,6 +104,15 @@ options:
         description: DNS servers for this NIC.
         type: list
         elements: str
+      wait_for_lease:
+        description:
+          - Wait for this NIC's IP address in the VirtualMachineInstance's C(status.interfaces[]) (reported by the
+            guest agent for a VLAN NIC, see O(guest_agent)), as the Terraform provider's C(wait_for_lease) does.
+          - The NIC is listed in the template annotation C(harvesterhci.io/waitForLeaseInterfaceNames), as Harvester
+            writes it.
+          - With O(state=running) or O(state=restarted) the module waits (up to O(wait_timeout)) even without O(wait).
+        type: bool
+        default: false
   disks:
     description: The disks, each with exactly one source.
     type: list
@@ -120,6 +131,39 @@ options:
       data_volume:
         description: Name of a CDI DataVolume.
         type: str
+      image:
+        description:
+          - A Harvester VirtualMachineImage (C(namespace/name) or C(name) in the VM's namespace) the disk is made
+            from, as Harvester's UI and the Terraform provider do it; the image must exist and be imported.
+          - The module writes a claim template into the VM's C(harvesterhci.io/volumeClaimTemplates) annotation (with
+            C(harvesterhci.io/imageId), the image's storage class from its C(status.storageClassName), the size, the
+            volume and access mode) and a C(persistentVolumeClaim) volume naming it; Harvester creates the claim.
+          - Changing O(disks[].size) later changes only the template, not a claim Harvester already created.
+        type: str
+      size:
+        description: With O(disks[].image), the size of the disk (a Kubernetes quantity).
+        type: str
+        default: 10Gi
+      storage_class:
+        description:
+          - With O(disks[].image), the storage class; it must be the image's own (an image's storage class is set
+            when the image is created), so leave it unset.
+        type: str
+      volume_mode:
+        description: With O(disks[].image), the claim's volume mode.
+        type: str
+        choices: [Block, Filesystem]
+        default: Block
+      access_mode:
+        description: With O(disks[].image), the claim's access mode (C(ReadWriteMany) lets the VM live-migrate).
+        type: str
+        choices: [ReadWriteMany, ReadWriteOnce, ReadOnlyMany]
+        default: ReadWriteMany
+      claim_name:
+        description:
+          - With O(disks[].image), the name of the claim; default the one the VM already uses for that disk, else
+            C(<vm>-<disk>).
+        type: str
       device:
         description: Device kind.
         type: str
@@ -136,6 +180,40 @@ options:
     description:
       - cloud-init user data; a dictionary (written as C(#cloud-config)), or text.
     type: raw
+  ssh_keys:
+    description:
+      - Harvester KeyPairs (C(namespace/name) or C(name) in the VM's namespace) whose public keys the VM gets, as
+        Harvester does it; each must exist.
+      - The template annotation C(harvesterhci.io/sshNames) lists them, and their C(spec.publicKey) values are added
+        to C(ssh_authorized_keys) of the user data, which must then be cloud-config.
+    type: list
+    elements: str
+  hostname:
+    description: The guest's host name (C(spec.template.spec.hostname)); KubeVirt's default is the VM's name.
+    type: str
+  node_selector:
+    description:
+      - Node labels the VM must run on (C(spec.template.spec.nodeSelector)), for example
+        C(kubernetes.io/hostname=node1) as a dictionary.
+    type: dict
+  nic_hotplug:
+    description:
+      - When the VM is running, add and remove NICs the way Harvester's Add/Remove NIC actions do instead of
+        waiting for a restart; a new NIC is appended, a removed one stays in the spec with state V(absent) so that
+        KubeVirt unplugs it.
+      - Only virtio C(bridge) NICs on VLAN networks can be hot-plugged, and every NIC needs a MAC address in the
+        spec (O(interfaces[].mac_address)); the running VM keeps its cloud-init network data (read at boot only).
+      - Needs a cluster whose KubeVirt supports interface hot-plug (the Harvester releases with the Add/Remove NIC
+        actions); on an older one the change waits for the next restart, as without this option.
+    type: bool
+    default: false
+  restart_on_change:
+    description:
+      - When the VM is running and the task changes its template (anything but a hot-plugged NIC), restart it (as
+        O(state=restarted) does) so that the change takes effect now.
+      - Without it the module warns and returns RV(restart_required=true); KubeVirt marks the VM C(RestartRequired).
+    type: bool
+    default: false
   guest_agent:
     description:
       - Install and start C(qemu-guest-agent) through the user data, which needs cloud-config user data. The agent
@@ -180,6 +258,63 @@ attributes:
 '''
 
 EXAMPLES = r'''
+- name: A VM whose root disk is made from a Harvester image, with an SSH key, a host name and a node
+  harvester.network.vm:
+    name: db1
+    namespace: default
+    state: running
+    cpu: 2
+    memory: 4Gi
+    hostname: db1
+    node_selector:
+      kubernetes.io/hostname: node1
+    ssh_keys: [default/admin]
+    user_data:
+      package_update: true
+    interfaces:
+      - name: default
+        mac_address: "52:54:00:00:01:0f"
+      - name: nic-1
+        network: default/vlan100
+        mac_address: "52:54:00:00:01:10"
+        wait_for_lease: true
+    guest_agent: true
+    disks:
+      - name: rootdisk
+        image: default/ubuntu-22.04
+        size: 20Gi
+        boot_order: 1
+    wait_timeout: 600
+
+- name: Add a NIC to the running VM without a restart (every NIC has a MAC address)
+  harvester.network.vm:
+    name: db1
+    state: running
+    cpu: 2
+    memory: 4Gi
+    hostname: db1
+    node_selector:
+      kubernetes.io/hostname: node1
+    ssh_keys: [default/admin]
+    user_data:
+      package_update: true
+    interfaces:
+      - name: default
+        mac_address: "52:54:00:00:01:0f"
+      - name: nic-1
+        network: default/vlan100
+        mac_address: "52:54:00:00:01:10"
+      - name: nic-2
+        network: default/vlan200
+        mac_address: "52:54:00:00:01:11"
+    guest_agent: true
+    disks:
+      - name: rootdisk
+        image: default/ubuntu-22.04
+        size: 20Gi
+        boot_order: 1
+    nic_hotplug: true
+
 - name: A VM on the management network and VLAN 100, both NICs up, the VLAN one static
   harvester.network.vm:
     name: web1
@@ -212,6 +347,13 @@ vm:
   sample: {"name": "web1", "namespace": "default", "run_strategy": "Always", "phase": "Running", "ready": true,
            "interfaces": [{"name": "nic-1", "network": "default/vlan100", "mac": "52:54:00:12:34:56",
                            "ip_address": "192.168.100.10", "ip_addresses": ["192.168.100.10"]}]}
+restart_required:
+  description:
+    - True when the VM is running and the task changed its template without restarting it (see
+      O(restart_on_change)); the change takes effect at its next restart.
+  returned: when O(state) is not V(absent)
+  type: bool
+  sample: false
 changes:
   description: What was (or in check mode would be) written.
   returned: always

@@ -78,9 +78,26 @@ vms:
       description: Node the instance runs on.
       type: str
       sample: node1
+    restart_required:
+      description: Whether KubeVirt reports the VM's C(RestartRequired) condition (a change waits for a restart).
+      type: bool
+      sample: false
+    hostname:
+      description: The guest host name the VM sets, or null.
+      type: str
+      sample: web1
+    node_selector:
+      description: The VM's node selector.
+      type: dict
+      sample: {"kubernetes.io/hostname": "node1"}
+    ssh_keys:
+      description: The Harvester KeyPairs of the VM (its C(harvesterhci.io/sshNames) annotation).
+      type: list
+      elements: str
+      sample: ["default/admin"]
     interfaces:
       description: Per NIC; name, network (null for management), management, binding, model, mac, ip_address,
-        ip_addresses, guest_interface.
+        ip_addresses, guest_interface, state (C(absent) while a hot-unplug is pending, else null).
       type: list
       elements: dict
       sample: [{"name": "nic-1", "network": "default/vlan100", "management": false, "binding": "bridge",

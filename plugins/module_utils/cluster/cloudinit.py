@@ -65,14 +65,24 @@ def parse_user_data(field, user_data):
     return None, user_data
 
 
-def user_data_text(field, user_data, guest_agent=False):
-    """The ``userData`` string: cloud-config with ``qemu-guest-agent`` installed and started when asked."""
+def user_data_text(field, user_data, guest_agent=False, authorized_keys=None):
+    """The ``userData`` string: cloud-config with ``qemu-guest-agent`` installed and started when asked, and the
+    public keys of the VM's key pairs in ``ssh_authorized_keys`` (what Harvester's UI and the Terraform provider
+    inject for the VM's SSH keys, harvester/terraform-provider-harvester
+    internal/provider/virtualmachine/resource_virtualmachine_constructor.go @adbcedb40c6a)."""
     config, text = parse_user_data(field, user_data)
     if config is None:
         if guest_agent:
             raise ValidationError('guest_agent=true needs cloud-config user data (a dict, or text starting with '
                                   '#cloud-config) so the qemu-guest-agent package can be added', field=field)
+        if authorized_keys:
+            raise ValidationError('ssh_keys need cloud-config user data (a dict, or text starting with '
+                                  '#cloud-config) so their public keys can be added', field='ssh_keys')
         return text
+    if authorized_keys:
+        keys = list(config.get('ssh_authorized_keys') or [])
+        keys.extend(key for key in authorized_keys if key not in keys)
+        config['ssh_authorized_keys'] = keys
     if guest_agent:
         packages = list(config.get('packages') or [])
         if GUEST_AGENT_PACKAGE not in packages:

@@ -22,6 +22,7 @@ NOISE_ANNOTATIONS = ('kubectl.kubernetes.io/last-applied-configuration',)
 JSON_STRING_PATHS = (
     ('spec', 'config'),
     ('metadata', 'annotations', 'network.harvesterhci.io/route'),
+    ('metadata', 'annotations', 'harvesterhci.io/volumeClaimTemplates'),
 )
 
 

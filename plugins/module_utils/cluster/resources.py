@@ -66,3 +66,7 @@ LOAD_BALANCER_HINT = ('IP pools and load balancers came with Harvester v1.2.0 (h
                       'cluster is older or runs without it')
 IP_POOL = Kind(LOAD_BALANCER_GROUP, 'v1beta1', 'ippools', 'IPPool', False, LOAD_BALANCER_HINT)
 LOAD_BALANCER = Kind(LOAD_BALANCER_GROUP, 'v1beta1', 'loadbalancers', 'LoadBalancer', True, LOAD_BALANCER_HINT)
+VM_IMAGE = Kind('harvesterhci.io', 'v1beta1', 'virtualmachineimages', 'VirtualMachineImage', True,
+                'Harvester itself is not installed, so there are no images: use container_disk or pvc disks')
+KEY_PAIR = Kind('harvesterhci.io', 'v1beta1', 'keypairs', 'KeyPair', True,
+                'Harvester itself is not installed, so there are no key pairs: put the keys into user_data')

@@ -5,6 +5,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 from collections import OrderedDict
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import SERVICE, VIRTUAL_MACHINE
@@ -12,6 +13,14 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.resource
 VM_NAME_LABEL = 'harvesterhci.io/vmName'
 CLOUD_INIT_DISK = 'cloudinitdisk'
 DESCRIPTION_ANNOTATION = 'field.cattle.io/description'
+# Harvester's names, read from harvester/harvester at 3d63c2af15db747e4a803b18b7832049b88cb00e (2026-08-21):
+# pkg/util/constants.go AnnotationVolumeClaimTemplates (on the VM: a JSON list of PVC templates Harvester's VM
+# controller creates the claims from), pkg/builder/vm.go AnnotationKeyImageID (on a PVC template: <ns>/<image>),
+# AnnotationKeyVirtualMachineSSHNames and ...WaitForLeaseInterfaceNames (on the VM template: JSON lists).
+VOLUME_CLAIM_TEMPLATES_ANNOTATION = 'harvesterhci.io/volumeClaimTemplates'
+IMAGE_ID_ANNOTATION = 'harvesterhci.io/imageId'
+SSH_NAMES_ANNOTATION = 'harvesterhci.io/sshNames'
+WAIT_FOR_LEASE_ANNOTATION = 'harvesterhci.io/waitForLeaseInterfaceNames'
 
 
 def interface(nic):
@@ -22,6 +31,10 @@ def interface(nic):
     if nic.get('boot_order'):
         entry['bootOrder'] = nic['boot_order']
     entry[nic['binding']] = {}
+    if nic.get('state'):
+        # KubeVirt's Interface.state: 'absent' asks for a hot-unplug (harvester/harvester pkg/api/vm/handler.go
+        # removeNic @3d63c2af15db)
+        entry['state'] = nic['state']
     return entry
 
 
@@ -46,9 +59,36 @@ def volume(item):
         entry['containerDisk'] = {'image': item['container_disk']}
     elif item.get('pvc'):
         entry['persistentVolumeClaim'] = {'claimName': item['pvc']}
+    elif item.get('image'):
+        entry['persistentVolumeClaim'] = {'claimName': item['claim_name']}
     elif item.get('data_volume'):
         entry['dataVolume'] = {'name': item['data_volume']}
     return entry
+
+
+def claim_template(item):
+    """A disk from a VirtualMachineImage -> one entry of the volumeClaimTemplates annotation, laid out as Harvester's
+    builder (pkg/builder/disk.go PVCVolume @3d63c2af15db) and the Terraform provider (harvester_virtualmachine disk
+    with ``image``) write it: the claim name, the imageId annotation, the access mode, the size, the image's storage
+    class and the volume mode. ``item``: name, claim_name, image (<ns>/<name>), size, storage_class, volume_mode,
+    access_mode."""
+    spec = OrderedDict()
+    spec['accessModes'] = [item.get('access_mode') or 'ReadWriteMany']
+    spec['resources'] = {'requests': {'storage': item.get('size') or '10Gi'}}
+    spec['storageClassName'] = item['storage_class']
+    spec['volumeMode'] = item.get('volume_mode') or 'Block'
+    metadata = OrderedDict([('name', item['claim_name']), ('annotations', {IMAGE_ID_ANNOTATION: item['image']})])
+    return OrderedDict([('metadata', metadata), ('spec', spec)])
+
+
+def volume_claim_templates(disks):
+    """The annotation's value for the image-backed ``disks`` (compact JSON, as Go's json.Marshal writes it), or None."""
+    entries = [claim_template(item) for item in disks if item.get('image')]
+    return json.dumps(entries, separators=(',', ':')) if entries else None
+
+
+def _json_list(names):
+    return json.dumps(list(names), separators=(',', ':'))
 
 
 def cloud_init_volume(user_data, network_data):
@@ -77,19 +117,40 @@ def virtual_machine(vm):
     domain['resources'] = {'limits': {'cpu': str(vm.get('cpu') or 1), 'memory': vm.get('memory') or '1Gi'}}
     template_spec = OrderedDict()
     template_spec['domain'] = domain
+    if vm.get('hostname'):
+        template_spec['hostname'] = vm['hostname']
+    if vm.get('node_selector'):
+        template_spec['nodeSelector'] = dict(vm['node_selector'])
     template_spec['networks'] = [network(nic) for nic in vm.get('interfaces') or []]
     template_spec['volumes'] = volumes
     template_labels = dict(vm.get('labels') or {})
     template_labels[VM_NAME_LABEL] = vm['name']
+    template_metadata = OrderedDict([('labels', template_labels)])
+    # written only when used, so that VMs made before these options do not change (a template change makes a
+    # running VM RestartRequired); Harvester's builder writes "[]" for none
+    template_annotations = OrderedDict()
+    if vm.get('ssh_names'):
+        template_annotations[SSH_NAMES_ANNOTATION] = _json_list(vm['ssh_names'])
+    leases = [nic['name'] for nic in vm.get('interfaces') or [] if nic.get('wait_for_lease')]
+    if leases:
+        template_annotations[WAIT_FOR_LEASE_ANNOTATION] = _json_list(leases)
+    if template_annotations:
+        template_metadata['annotations'] = template_annotations
     metadata = OrderedDict([('name', vm['name']), ('namespace', vm.get('namespace') or 'default')])
     labels = dict(vm.get('labels') or {})
     if labels:
         metadata['labels'] = labels
+    annotations = OrderedDict()
     if vm.get('description'):
-        metadata['annotations'] = {DESCRIPTION_ANNOTATION: vm['description']}
+        annotations[DESCRIPTION_ANNOTATION] = vm['description']
+    claims = vm.get('volume_claim_templates') or volume_claim_templates(vm.get('disks') or [])
+    if claims:
+        annotations[VOLUME_CLAIM_TEMPLATES_ANNOTATION] = claims
+    if annotations:
+        metadata['annotations'] = annotations
     spec = OrderedDict()
     spec['runStrategy'] = vm['run_strategy']
-    spec['template'] = OrderedDict([('metadata', {'labels': template_labels}), ('spec', template_spec)])
+    spec['template'] = OrderedDict([('metadata', template_metadata), ('spec', template_spec)])
     return OrderedDict([('apiVersion', VIRTUAL_MACHINE.api_version), ('kind', VIRTUAL_MACHINE.kind),
                         ('metadata', metadata), ('spec', spec)])
 
@@ -140,9 +201,12 @@ def vm_facts(vm, vmi=None):
             'ip_address': seen.get('ipAddress'),
             'ip_addresses': ips,
             'guest_interface': seen.get('interfaceName'),
+            'state': item.get('state'),
         })
     conditions = dict((c.get('type'), c.get('status')) for c in vmi_status.get('conditions') or [])
     vm_status = vm.get('status') or {}
+    vm_conditions = dict((c.get('type'), c.get('status')) for c in vm_status.get('conditions') or [])
+    template_annotations = (((spec.get('template') or {}).get('metadata') or {}).get('annotations') or {})
     return {
         'name': metadata.get('name'),
         'namespace': metadata.get('namespace'),
@@ -151,5 +215,17 @@ def vm_facts(vm, vmi=None):
         'phase': vmi_status.get('phase') if vmi else 'Stopped',
         'ready': conditions.get('Ready') == 'True' or bool(vm_status.get('ready')),
         'node': vmi_status.get('nodeName'),
+        'restart_required': vm_conditions.get('RestartRequired') == 'True',
+        'hostname': template.get('hostname'),
+        'node_selector': template.get('nodeSelector') or {},
+        'ssh_keys': _json_names(template_annotations.get(SSH_NAMES_ANNOTATION)),
         'interfaces': nics,
     }
+
+
+def _json_names(value):
+    try:
+        names = json.loads(value) if value else []
+    except ValueError:
+        return []
+    return names if isinstance(names, list) else []

@@ -5,12 +5,14 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import copy
 import time
 
-from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, cloudinit, validation, vm_builder
+from ansible_collections.harvester.network.plugins.module_utils.cluster import (
+    builders, cloudinit, compare, validation, vm_builder)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import Errors, ValidationError, WaitTimeout
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
-    NAD, SERVICE, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE)
+    KEY_PAIR, NAD, SERVICE, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE, VM_IMAGE)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.service import Change
 
 RUNNING_STRATEGIES = ('Always', 'RerunOnFailure')
@@ -94,9 +96,23 @@ def normalise_disks(params, errors):
         errors.check(validation.dns1123_label, field + '.name', item['name'])
         if item['name'] == vm_builder.CLOUD_INIT_DISK:
             errors.add(field + '.name', 'cloudinitdisk is reserved for the cloud-init disk this module adds')
-        sources = [s for s in ('container_disk', 'pvc', 'data_volume') if item.get(s)]
+        sources = [s for s in ('container_disk', 'pvc', 'data_volume', 'image') if item.get(s)]
         if len(sources) != 1:
-            errors.add(field, 'give exactly one of container_disk, pvc, data_volume')
+            errors.add(field, 'give exactly one of container_disk, pvc, data_volume, image')
+        if item.get('image'):
+            ns, name = builders.nad_reference(item['image'], params['namespace'])
+            errors.check(validation.dns1123_label, field + '.image', ns)
+            errors.check(validation.dns1123_subdomain, field + '.image', name)
+            item['image'] = '%s/%s' % (ns, name)
+            item['size'] = errors.check(validation.quantity, field + '.size', item.get('size') or '10Gi')
+            if item.get('claim_name'):
+                errors.check(validation.dns1123_subdomain, field + '.claim_name', item['claim_name'])
+            if item.get('storage_class'):
+                errors.check(validation.dns1123_subdomain, field + '.storage_class', item['storage_class'])
+        else:
+            for option in ('claim_name', 'storage_class'):
+                if item.get(option):
+                    errors.add(field + '.' + option, '%s is for a disk from an image: set image, or drop it' % option)
         if item.get('pvc'):
             errors.check(validation.dns1123_subdomain, field + '.pvc', item['pvc'])
         if item.get('data_volume'):
@@ -106,6 +122,31 @@ def normalise_disks(params, errors):
     if validation.duplicates(names):
         errors.add('disks[].name', '%s used twice' % ', '.join(validation.duplicates(names)))
     return disks
+
+
+def key_pair_references(params, errors):
+    """``ssh_keys`` -> [<ns>/<name>] (a bare name is in the VM's namespace), as Harvester writes them into the
+    sshNames annotation."""
+    refs = []
+    for index, value in enumerate(params.get('ssh_keys') or []):
+        ns, name = builders.nad_reference(value, params['namespace'])
+        errors.check(validation.dns1123_label, 'ssh_keys[%d]' % index, ns)
+        errors.check(validation.dns1123_subdomain, 'ssh_keys[%d]' % index, name)
+        refs.append('%s/%s' % (ns, name))
+    if validation.duplicates(refs):
+        errors.add('ssh_keys', '%s listed twice' % ', '.join(validation.duplicates(refs)))
+    return refs
+
+
+def _claim_names(vm_name, disks, existing):
+    """An image disk's claim: claim_name, else the one the existing VM's volume of that disk names (a VM made in
+    Harvester's UI has a random suffix), else ``<vm>-<disk>`` (Harvester's builder adds a random suffix; a fixed
+    name keeps a re-run unchanged)."""
+    volumes = ((((existing or {}).get('spec') or {}).get('template') or {}).get('spec') or {}).get('volumes') or []
+    have = dict((v.get('name'), (v.get('persistentVolumeClaim') or {}).get('claimName')) for v in volumes)
+    for item in disks:
+        if item.get('image') and not item.get('claim_name'):
+            item['claim_name'] = have.get(item['name']) or '%s-%s' % (vm_name, item['name'])
 
 
 def run_strategy(params, existing):
@@ -123,9 +164,13 @@ def run_strategy(params, existing):
     return wanted or current or DEFAULT_RUN_STRATEGY
 
 
-def build_vm_spec(params, existing=None):
-    """Validated, normalised params -> the VirtualMachine manifest (pure, apart from ``existing`` runStrategy).
-    Every input error is collected and raised together, each naming its field."""
+def build_vm_spec(params, existing=None, lookups=None):
+    """Validated, normalised params -> the VirtualMachine manifest (pure, apart from ``existing`` runStrategy and
+    claim names). ``lookups`` (read from the cluster by ``resolve_references``): ``storage_classes`` {image: class}
+    and ``public_keys`` {key pair: public key}; without them (validation before any read) image disks get their
+    ``storage_class`` option and no keys are injected. Every input error is collected and raised together, each
+    naming its field."""
+    lookups = lookups or {}
     errors = Errors()
     errors.check(validation.dns1123_label, 'name', params['name'])
     errors.check(validation.dns1123_label, 'namespace', params['namespace'])
@@ -135,10 +180,19 @@ def build_vm_spec(params, existing=None):
     memory = errors.check(validation.quantity, 'memory', params.get('memory') or '1Gi')
     nics = normalise_interfaces(params, errors)
     disks = normalise_disks(params, errors)
+    ssh_names = key_pair_references(params, errors)
+    if params.get('hostname'):
+        errors.check(validation.dns1123_label, 'hostname', params['hostname'])
+    errors.check(validation.labels, 'node_selector', params.get('node_selector'))
+    public_keys = [lookups['public_keys'][ref] for ref in ssh_names if ref in lookups.get('public_keys', {})]
     user_data = errors.check(cloudinit.user_data_text, 'user_data', params.get('user_data'),
-                             bool(params.get('guest_agent')))
+                             bool(params.get('guest_agent')), public_keys if lookups else ssh_names)
     strategy = errors.check(run_strategy, params, existing)
     errors.raise_if_any()
+    _claim_names(params['name'], disks, existing)
+    for item in disks:
+        if item.get('image'):
+            item['storage_class'] = lookups.get('storage_classes', {}).get(item['image']) or item.get('storage_class')
     network_data = params.get('network_data')
     if isinstance(network_data, dict):
         network_data = cloudinit.dump_yaml(network_data)
@@ -148,7 +202,8 @@ def build_vm_spec(params, existing=None):
         'name': params['name'], 'namespace': params['namespace'], 'labels': params.get('labels'),
         'description': params.get('description'), 'run_strategy': strategy,
         'cpu': params.get('cpu') or 1, 'memory': memory, 'interfaces': nics, 'disks': disks,
-        'user_data': user_data, 'network_data': network_data or None,
+        'user_data': user_data, 'network_data': network_data or None, 'ssh_names': ssh_names,
+        'hostname': params.get('hostname'), 'node_selector': params.get('node_selector'),
     }
     return vm_builder.virtual_machine(vm), nics
 
@@ -170,10 +225,147 @@ def _check_networks_exist(service, nics, module):
                                   field='interfaces[%d].network' % index)
 
 
+def resolve_references(cluster, params):
+    """Read what image disks and ssh_keys name: each VirtualMachineImage's storage class (status.storageClassName,
+    as the Terraform provider takes it) and each KeyPair's spec.publicKey. One GET per object; every missing or
+    unusable one is reported together, each naming its field."""
+    service = cluster.service
+    errors = Errors()
+    lookups = {'storage_classes': {}, 'public_keys': {}}
+    images = [(index, d) for index, d in enumerate(params.get('disks') or []) if d.get('image')]
+    if images:
+        cluster.discovery.require(VM_IMAGE)
+    for index, item in images:
+        field = 'disks[%d].image' % index
+        ns, name = builders.nad_reference(item['image'], params['namespace'])
+        ref = '%s/%s' % (ns, name)
+        image = service.get(VM_IMAGE, name, ns)
+        if image is None:
+            errors.add(field, 'VirtualMachineImage %s does not exist: upload or import it in Harvester (Images) '
+                              'first' % ref)
+            continue
+        storage_class = (image.get('status') or {}).get('storageClassName')
+        if not storage_class:
+            errors.add(field, 'VirtualMachineImage %s has no storage class yet (status.storageClassName): wait '
+                              'until Harvester has imported it' % ref)
+        elif item.get('storage_class') and item['storage_class'] != storage_class:
+            errors.add('disks[%d].storage_class' % index, 'image %s uses storage class %s; an image\'s storage class '
+                       'is set when the image is created: drop storage_class or give %s'
+                       % (ref, storage_class, storage_class))
+        lookups['storage_classes'][ref] = storage_class
+    keys = params.get('ssh_keys') or []
+    if keys:
+        cluster.discovery.require(KEY_PAIR)
+    for index, value in enumerate(keys):
+        ns, name = builders.nad_reference(value, params['namespace'])
+        pair = service.get(KEY_PAIR, name, ns)
+        public_key = ((pair or {}).get('spec') or {}).get('publicKey')
+        if pair is None:
+            errors.add('ssh_keys[%d]' % index, 'KeyPair %s/%s does not exist: create it in Harvester (SSH Keys) first'
+                       % (ns, name))
+        elif not public_key:
+            errors.add('ssh_keys[%d]' % index, 'KeyPair %s/%s has no spec.publicKey' % (ns, name))
+        else:
+            lookups['public_keys']['%s/%s' % (ns, name)] = public_key.strip()
+    errors.raise_if_any()
+    return lookups
+
+
+def _named(items, name):
+    for item in items or []:
+        if item.get('name') == name:
+            return item
+    return None
+
+
+def _interfaces_of(spec):
+    return ((((spec.get('template') or {}).get('spec') or {}).get('domain') or {}).get('devices') or {}) \
+        .get('interfaces') or []
+
+
+def _template_list(spec, what):
+    return ((spec.get('template') or {}).get('spec') or {}).get(what) or []
+
+
+def hotplug_manifest(manifest, existing, nics, keep_network_data=True):
+    """A running VM's NIC changes as Harvester's Add/Remove NIC actions write them (harvester/harvester
+    pkg/api/vm/handler.go addNic/removeNic, pkg/util/virtualmachine/virtualmachine.go SupportHotplugNic,
+    SupportHotUnplugNic, IsInterfaceHotUnpluggable @3d63c2af15db): the VM's NICs stay in their order, a new NIC (a
+    virtio bridge NIC on a VLAN network) is appended, a removed one stays in place with ``state: absent`` (KubeVirt
+    unplugs it); every NIC needs a MAC in the spec. With ``keep_network_data`` the generated cloud-init network data
+    stays as the running VM has it: it is read at boot only, and changing it would make the VM RestartRequired.
+
+    Returns (manifest, probe, kept): ``probe`` is the manifest without the hot-plug (the VM's own NIC entries for the
+    added and removed ones), whose differences from the VM are what needs a restart; ``kept``: network data kept."""
+    manifest = copy.deepcopy(manifest)
+    have_spec = existing.get('spec') or {}
+    spec = manifest['spec']['template']['spec']
+    wanted = dict((n['name'], index) for index, n in enumerate(nics))
+    want_ifaces = dict((i['name'], i) for i in spec['domain']['devices']['interfaces'])
+    want_nets = dict((n['name'], n) for n in spec['networks'])
+    have_ifaces = _interfaces_of(have_spec)
+    have_nets = dict((n.get('name'), n) for n in _template_list(have_spec, 'networks'))
+    errors = Errors()
+    added = [nic['name'] for nic in nics if _named(have_ifaces, nic['name']) is None]
+    removed = [i.get('name') for i in have_ifaces if i.get('name') not in wanted and i.get('state') != 'absent']
+    for name in added:
+        nic = nics[wanted[name]]
+        if not nic.get('network') or nic.get('model') not in (None, 'virtio'):
+            errors.add('interfaces[%d]' % wanted[name], 'only a virtio bridge NIC on a VLAN network can be '
+                       'hot-plugged into a running VM: stop the VM, or set restart_on_change=true')
+    interfaces, networks, probe_ifaces, probe_nets = [], [], [], []
+    for have in have_ifaces:
+        name = have.get('name')
+        if name in wanted:
+            entry = want_ifaces[name]
+        else:
+            entry = dict(have)
+            if name in removed and ('bridge' not in entry or entry.get('model') not in (None, 'virtio')):
+                errors.add('interfaces', 'NIC %s of the running VM cannot be hot-unplugged (only virtio bridge NICs '
+                                         'can): keep it, stop the VM, or set restart_on_change=true' % name)
+            entry['state'] = 'absent'
+        interfaces.append(entry)
+        probe_ifaces.append(entry if name in wanted else have)
+        network = want_nets.get(name) if name in wanted else have_nets.get(name)
+        if network is not None:
+            networks.append(network)
+            probe_nets.append(network if name in wanted else have_nets[name])
+    interfaces.extend(want_ifaces[name] for name in added)
+    networks.extend(want_nets[name] for name in added if name in want_nets)
+    if added or removed:
+        for entry in interfaces:
+            have = _named(have_ifaces, entry['name']) or {}
+            if not entry.get('macAddress') and not have.get('macAddress'):
+                errors.add('interfaces[%d].mac_address' % wanted[entry['name']] if entry['name'] in wanted
+                           else 'interfaces', 'NIC hot-plug needs a MAC address in the spec of every NIC of the VM '
+                           '(Harvester refuses it otherwise): set mac_address of %s' % entry['name'])
+    errors.raise_if_any()
+    spec['domain']['devices']['interfaces'] = interfaces
+    spec['networks'] = networks
+    kept = False
+    cloud_have = _named(_template_list(have_spec, 'volumes'), vm_builder.CLOUD_INIT_DISK)
+    cloud_want = _named(spec.get('volumes'), vm_builder.CLOUD_INIT_DISK)
+    if keep_network_data and cloud_have is not None and cloud_want is not None:
+        source_have = cloud_have.get('cloudInitNoCloud') or {}
+        source_want = cloud_want.get('cloudInitNoCloud') or {}
+        if source_have.get('networkData') != source_want.get('networkData'):
+            if source_have.get('networkData') is None:
+                source_want.pop('networkData', None)
+            else:
+                source_want['networkData'] = source_have['networkData']
+            kept = True
+    probe = copy.deepcopy(manifest)
+    probe['spec']['template']['spec']['domain']['devices']['interfaces'] = probe_ifaces
+    probe['spec']['template']['spec']['networks'] = probe_nets
+    return manifest, probe, kept
+
+
 def wait_for_vm(service, params, nics, timeout, sleep=time.sleep, clock=time.monotonic):
-    """Poll the VMI until it is Ready (and every NIC with an IP mode has an IP, when asked); or until it is gone."""
+    """Poll the VMI until it is Ready (and every NIC with an IP mode has an IP, when asked; and every NIC with
+    ``wait_for_lease`` has one in status.interfaces[].ipAddress(es)); or, for state=stopped, until it is gone."""
     deadline = clock() + timeout
     want_ips = params.get('wait_for_ips')
+    leases = [n['name'] for n in nics if n.get('wait_for_lease')]
     missing = 'the VM never got a VirtualMachineInstance'
     while True:
         vmi = service.get(VIRTUAL_MACHINE_INSTANCE, params['name'], params['namespace'])
@@ -185,8 +377,10 @@ def wait_for_vm(service, params, nics, timeout, sleep=time.sleep, clock=time.mon
             status = vmi.get('status') or {}
             ready = any(c.get('type') == 'Ready' and c.get('status') == 'True' for c in status.get('conditions') or [])
             seen = dict((i.get('name'), i) for i in status.get('interfaces') or [])
-            no_ip = [n['name'] for n in nics if n['ip_mode'] != 'none' and not (seen.get(n['name']) or {}).get('ipAddress')]
-            if ready and (not want_ips or not no_ip):
+            have_ip = set(name for name, item in seen.items() if item.get('ipAddress') or item.get('ipAddresses'))
+            no_ip = [n['name'] for n in nics if n['name'] not in have_ip
+                     and ((want_ips and n['ip_mode'] != 'none') or n['name'] in leases)]
+            if ready and not no_ip:
                 return vmi
             if not ready:
                 missing = 'the VM is not Ready (phase %s)' % status.get('phase')
@@ -214,21 +408,46 @@ def vm_handler(params, cluster, module):
     reconcile = service.reconcile(module)
     if params['state'] == 'absent':
         return reconcile.delete(VIRTUAL_MACHINE, [key], existing_map).run()
-    manifest, nics = build_vm_spec(params, existing_map.get(key))
+    existing = existing_map.get(key)
+    lookups = resolve_references(cluster, params)
+    manifest, nics = build_vm_spec(params, existing, lookups)
     _check_networks_exist(service, nics, module)
+    vmi = service.get(VIRTUAL_MACHINE_INSTANCE, params['name'], params['namespace']) if existing else None
+    running = vmi is not None and params['state'] != 'stopped'
+    built, probe, kept = manifest, manifest, False
+    if running and params.get('nic_hotplug'):
+        manifest, probe, kept = hotplug_manifest(built, existing, nics,
+                                                 keep_network_data=not params.get('network_data'))
+    paths = compare.needs_apply(probe, existing, service.field_manager) if existing else []
+    restart_fields = sorted(set(compare.format_path(path) for path in paths if path[:2] == ('spec', 'template')))
+    restart = running and (params['state'] == 'restarted' or (restart_fields and params.get('restart_on_change')))
+    if restart and params.get('nic_hotplug'):
+        # the VM boots again anyway: with the NICs as asked and their network data
+        manifest, kept = built, False
+    if kept:
+        module.warn('the running VM keeps its generated cloud-init network data (read at boot only; a change would '
+                    'make the VM RestartRequired): configure new NICs in the guest, or restart the VM '
+                    '(state=restarted or restart_on_change=true) to boot with the new data')
     reconcile.converge(VIRTUAL_MACHINE, [manifest], existing_map)
-    if params['state'] == 'restarted':
-        vmi = service.get(VIRTUAL_MACHINE_INSTANCE, params['name'], params['namespace'])
-        if vmi is not None:
-            # what virtctl restart does: the VM controller starts a fresh instance for a running strategy
-            reconcile.add(Change(VIRTUAL_MACHINE_INSTANCE, key, 'delete', existing=vmi))
+    if restart:
+        # what virtctl restart does: the VM controller starts a fresh instance for a running strategy
+        reconcile.add(Change(VIRTUAL_MACHINE_INSTANCE, key, 'delete', existing=vmi))
+    elif running and restart_fields:
+        module.warn('VM %s/%s is running: the change of %s takes effect at its next restart (KubeVirt marks it '
+                    'RestartRequired); set restart_on_change=true to restart it now%s'
+                    % (key[0], key[1], ', '.join(restart_fields),
+                       '' if params.get('nic_hotplug') else ', or nic_hotplug=true to hot-plug NIC changes'))
     result = reconcile.run()
+    result['restart_required'] = bool(running and restart_fields and not restart)
     final = reconcile.final(VIRTUAL_MACHINE, key)
-    vmi = None
-    if params.get('wait') and not module.check_mode and params['state'] in ('running', 'restarted', 'stopped'):
+    waits = params.get('wait') or any(n.get('wait_for_lease') for n in nics)
+    if waits and not module.check_mode and params['state'] in ('running', 'restarted') \
+            or params.get('wait') and not module.check_mode and params['state'] == 'stopped':
         vmi = wait_for_vm(service, params, nics, params.get('wait_timeout') or 300)
     elif params['state'] != 'stopped':
         vmi = service.get(VIRTUAL_MACHINE_INSTANCE, params['name'], params['namespace'])
+    else:
+        vmi = None
     result['vm'] = vm_builder.vm_facts(final, vmi)
     return result
 

@@ -154,7 +154,7 @@ def test_running_waits_for_ready_and_ips_then_info_and_restart(cluster, namespac
     assert facts['interfaces'][1] == {
         'name': 'nic-1', 'network': '%s/vlan100' % namespace, 'management': False, 'binding': 'bridge',
         'model': 'virtio', 'mac': '52:54:00:00:00:01', 'ip_address': '192.168.100.10',
-        'ip_addresses': ['192.168.100.10'], 'guest_interface': None}
+        'ip_addresses': ['192.168.100.10'], 'guest_interface': None, 'state': None}
 
     # restarted: the running instance is deleted so the controller starts a fresh one
     result, _unused = call(cluster, vm_handler, VM, check=True, **web_vm(namespace, state='restarted'))

@@ -173,3 +173,61 @@ def test_wait_for_vm_times_out_with_reason():
     vmi = vms.wait_for_vm(Svc(), {'name': 'v', 'namespace': 'd', 'state': 'running', 'wait_for_ips': False}, nics, 300,
                           sleep=lambda s: None, clock=lambda: next(clock))
     assert vmi['status']['phase'] == 'Running'
+
+
+def test_image_disk_claim_template_key_pairs_hostname_node_selector():
+    disks = [{'name': 'rootdisk', 'container_disk': None, 'pvc': None, 'data_volume': None, 'image': 'ubuntu',
+              'size': '20Gi', 'storage_class': None, 'volume_mode': 'Block', 'access_mode': 'ReadWriteMany',
+              'claim_name': None, 'device': 'disk', 'bus': None, 'boot_order': 1}]
+    lookups = {'storage_classes': {'default/ubuntu': 'lh-1234'}, 'public_keys': {'default/admin': 'ssh-ed25519 AAAA a@b'}}
+    params = vm_params(disks=disks, ssh_keys=['admin'], hostname='web1', node_selector={'zone': 'a'})
+    manifest, _unused = vms.build_vm_spec(params, None, lookups)
+    # Go's json.Marshal order and compactness (harvester/harvester pkg/builder/disk.go PVCVolume)
+    assert manifest['metadata']['annotations']['harvesterhci.io/volumeClaimTemplates'] == (
+        '[{"metadata":{"name":"web1-rootdisk","annotations":{"harvesterhci.io/imageId":"default/ubuntu"}},'
+        '"spec":{"accessModes":["ReadWriteMany"],"resources":{"requests":{"storage":"20Gi"}},'
+        '"storageClassName":"lh-1234","volumeMode":"Block"}}]')
+    template = manifest['spec']['template']
+    assert template['spec']['volumes'][0] == {'name': 'rootdisk', 'persistentVolumeClaim': {'claimName': 'web1-rootdisk'}}
+    assert template['metadata']['annotations'] == {'harvesterhci.io/sshNames': '["default/admin"]'}
+    assert template['spec']['hostname'] == 'web1' and template['spec']['nodeSelector'] == {'zone': 'a'}
+    user_data = yaml.safe_load(template['spec']['volumes'][-1]['cloudInitNoCloud']['userData'])
+    assert user_data['ssh_authorized_keys'] == ['ssh-ed25519 AAAA a@b']
+    # the claim an existing VM's volume names (a UI-made VM has a random suffix) is kept
+    existing = {'spec': {'template': {'spec': {'volumes': [
+        {'name': 'rootdisk', 'persistentVolumeClaim': {'claimName': 'web1-rootdisk-x7k2p'}}]}}}}
+    manifest, _unused = vms.build_vm_spec(params, existing, lookups)
+    assert manifest['spec']['template']['spec']['volumes'][0]['persistentVolumeClaim'] == {
+        'claimName': 'web1-rootdisk-x7k2p'}
+    # no options, no annotations: VMs made before these options stay unchanged
+    manifest, _unused = vms.build_vm_spec(vm_params())
+    assert 'annotations' not in manifest['spec']['template']['metadata']
+    assert 'hostname' not in manifest['spec']['template']['spec']
+
+
+def test_authorized_keys_merged_into_cloud_config():
+    from ansible_collections.harvester.network.plugins.module_utils.cluster import cloudinit
+    text = cloudinit.user_data_text('user_data', {'ssh_authorized_keys': ['ssh-rsa OLD x']}, False,
+                                    ['ssh-rsa OLD x', 'ssh-ed25519 NEW y'])
+    assert yaml.safe_load(text)['ssh_authorized_keys'] == ['ssh-rsa OLD x', 'ssh-ed25519 NEW y']
+    assert yaml.safe_load(cloudinit.user_data_text('user_data', None, False, ['k']))['ssh_authorized_keys'] == ['k']
+    with pytest.raises(ValidationError) as info:
+        cloudinit.user_data_text('user_data', '#!/bin/sh\n', False, ['k'])
+    assert info.value.field == 'ssh_keys'
+
+
+def test_wait_for_lease_waits_only_for_those_nics():
+    class Svc:
+        def get(self, kind, name, namespace):
+            return {'status': {'phase': 'Running', 'conditions': [{'type': 'Ready', 'status': 'True'}],
+                               'interfaces': [{'name': 'default', 'ipAddress': '10.0.0.5'},
+                                              {'name': 'nic-2', 'ipAddresses': ['fd00::5']}]}}
+    nics = [{'name': 'default', 'ip_mode': 'dhcp'}, {'name': 'nic-1', 'ip_mode': 'dhcp', 'wait_for_lease': True}]
+    clock = iter([0, 1, 2, 400])
+    with pytest.raises(Exception, match='NIC nic-1 has no IP address yet'):
+        vms.wait_for_vm(Svc(), {'name': 'v', 'namespace': 'd', 'state': 'running'}, nics, 300,
+                        sleep=lambda s: None, clock=lambda: next(clock))
+    nics[1]['name'] = 'nic-2'  # an address in ipAddresses only counts too
+    clock = iter([0, 1])
+    assert vms.wait_for_vm(Svc(), {'name': 'v', 'namespace': 'd', 'state': 'running'}, nics, 300,
+                           sleep=lambda s: None, clock=lambda: next(clock)) is not None
