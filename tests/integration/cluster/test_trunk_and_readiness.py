@@ -17,7 +17,9 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.errors i
 from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import (
     cluster_network_handler, vlan_config_handler, vlan_network_handler, vlan_network_info_handler)
 
-from testbeds.cluster.handlers import call, read, run_playbook, writes
+from ansible_collections.harvester.network.plugins.module_utils.cluster.common import Cluster
+
+from testbeds.cluster.handlers import AUTH_DEFAULTS, ModuleStandIn, call, read, run_playbook, writes
 
 NET = dict(name=None, namespace='default', cluster_network=None, network_type='vlan', vlan_id=None, vlan_trunk=None,
            mtu=None, route=None, description=None, networks=None, prune=False, allow_duplicate_vids=False,
@@ -67,6 +69,16 @@ def site(cluster, harvester):
         cluster.request('DELETE', '/api/v1/nodes/' + node)
 
 
+def call_warned(server, handler, defaults, check=False, **params):
+    """As ``call``, and the warnings the module gave: (result, log, warnings)."""
+    full = dict(AUTH_DEFAULTS, kubeconfig=server.kubeconfig)
+    full.update(defaults)
+    full.update(params)
+    cluster, module = Cluster(full, check_mode=check), ModuleStandIn(check)
+    result = handler(full, cluster, module)
+    return result, cluster.transport.log, module.warnings
+
+
 def polls(log, path):
     return len([entry for entry in log if entry[0] == 'GET' and entry[1].split('?')[0] == path])
 
@@ -79,8 +91,9 @@ def test_vlan_config_waits_for_a_late_agent_reports_nodes_and_is_idempotent(clus
 
     # check mode: no wait (a warning says so), the matched nodes of the dry run, nothing stored
     rvs = api_rvs(cluster)
-    result, log = call(cluster, vlan_config_handler, VC, check=True, wait=True, **params)
+    result, log, warnings = call_warned(cluster, vlan_config_handler, VC, check=True, wait=True, **params)
     assert result['changed'] and api_rvs(cluster) == rvs and polls(log, HN + '/vlanconfigs/' + cn + '-up') == 0
+    assert [w for w in warnings if w.startswith('wait: check mode does not wait')]
     assert result['vlan_config']['matched_nodes'] == [n1, n2]
     assert [s['state'] for s in result['vlan_config']['nodes']] == ['pending', 'pending']
 
@@ -294,6 +307,14 @@ def test_trunk_rules_match_the_webhook(cluster, site, namespace):
         'apiVersion': 'k8s.cni.cncf.io/v1', 'kind': 'NetworkAttachmentDefinition', 'metadata': {'name': 'raw'},
         'spec': {'config': json.dumps(config)}})
     assert status >= 400 and 'incorrect trunk id parameter 4095' in body['message']
+
+
+def test_vlan_network_wait_on_the_legacy_api_warns_and_does_not_poll(legacy_cluster, legacy_namespace):
+    result, log, warnings = call_warned(legacy_cluster, vlan_network_handler, NET, name='v10', namespace=legacy_namespace,
+                                        vlan_id=10, wait=True, wait_timeout=1)
+    assert result['changed'] and result['networks'][0]['vlan_id'] == 10
+    assert warnings == ['wait: Harvester v0.3/v1.0 labels no network ready; there is nothing to wait for']
+    assert len([e for e in log if e[0] == 'GET' and 'network-attachment-definitions' in e[1]]) == 1  # the one LIST
 
 
 def test_trunk_is_refused_on_the_legacy_api(legacy_cluster, legacy_namespace, api_rvs):
