@@ -61,6 +61,25 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  wait:
+    description:
+      - With O(state=present), wait until Harvester's network agent reports the uplink up on every matched node
+        (the node's C(VlanStatus), condition C(ready) True). A node whose agent reports a failure ends the wait at
+        once, and the task fails with the agent's message (for example a NIC the node lacks). A VlanConfig that
+        matches no node has nothing to wait for.
+      - With O(state=absent), wait until the VlanConfig and its C(VlanStatus) objects are gone (the agents tore the
+        uplink down).
+      - On failure the result still carries C(changed), C(changes), and for O(state=present) C(matched_nodes) and
+        C(nodes).
+      - Check mode never waits (nothing was written); it warns and reports what Harvester reports now.
+      - A C(VlanStatus) carries no generation, so right after a change a status written for the previous spec
+        still reads as ready until the agent rewrites it (the task warns).
+    type: bool
+    default: false
+  wait_timeout:
+    description: How long O(wait) waits, in seconds; then the task fails and names the nodes that are not ready.
+    type: int
+    default: 300
 extends_documentation_fragment:
   - harvester.network.cluster_auth
   - harvester.network.cluster_auth.apply
@@ -85,6 +104,19 @@ EXAMPLES = r'''
     mtu: 9000
     node_selector:
       topology.kubernetes.io/zone: rack1
+
+- name: Uplink eth1 on every node, and wait until Harvester reports it up on each node it matched
+  harvester.network.vlan_config:
+    name: data-all
+    cluster_network: data
+    nics: [eth1]
+    wait: true
+    wait_timeout: 120
+  register: uplink
+
+- name: Show each matched node's state
+  ansible.builtin.debug:
+    msg: "{{ uplink.vlan_config.nodes | map(attribute='state') | list }}"
 '''
 
 RETURN = r'''
@@ -92,12 +124,18 @@ vlan_config:
   description:
     - Name, cluster network and spec of the VlanConfig after the task, and C(hardware_addr), the bond's MAC address
       decoded from the spec's base64 form (null when unset).
+    - C(matched_nodes), the nodes Harvester applies the uplink to (its C(network.harvesterhci.io/matched-nodes)
+      annotation, as the Terraform provider reports them), and C(nodes), one C(node), C(state) and C(message) per
+      matched node from its C(VlanStatus) (V(ready); V(failed) with the agent's error; V(pending) while no status
+      or no condition is there). In check mode, the matched nodes of the server-side dry run.
     - In check mode, when the cluster network does not exist yet (an earlier task of the same run creates it), the
       spec is predicted locally and a warning says so.
   returned: when O(state=present)
   type: dict
   sample: {"name": "data-rack1", "cluster_network": "data", "spec": {"clusterNetwork": "data"},
-           "hardware_addr": "52:54:00:12:34:56"}
+           "hardware_addr": "52:54:00:12:34:56", "matched_nodes": ["node1", "node2"],
+           "nodes": [{"node": "node1", "state": "ready", "message": ""},
+                     {"node": "node2", "state": "failed", "message": "set up VLAN failed: eth1 not found"}]}
 changes:
   description: What was (or in check mode would be) written.
   returned: always

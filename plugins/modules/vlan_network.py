@@ -39,13 +39,38 @@ options:
   network_type:
     description:
       - V(vlan) tags traffic with O(vlan_id); V(untagged) (Harvester v1.1+) carries untagged traffic of the uplink.
+      - V(trunk) (Harvester's C(L2VlanTrunkNetwork), network controller v1.7, Harvester v1.7) gives a VM NIC the
+        VLANs of O(vlan_trunk), tagged, for a guest that tags its own traffic (a nested Harvester, a router VM).
+      - V(overlay) (Kube-OVN, Harvester v1.6+, experimental) is read-only in this collection; the task fails with a
+        message saying so. M(harvester.network.vlan_network_info) reads overlay networks.
       - The default for items of O(networks).
     type: str
-    choices: [vlan, untagged]
+    choices: [vlan, untagged, trunk, overlay]
     default: vlan
   vlan_id:
     description: VLAN ID, 1-4094.
     type: int
+  vlan_trunk:
+    description:
+      - "The VLAN IDs of a trunk network (O(network_type=trunk)), as ranges; required there, refused for other
+        types. Written to the bridge CNI config's C(vlanTrunk) with C(\"vlan\": 0), as Harvester does: a range as
+        C({\"minID\": a, \"maxID\": b}), one VID (O(vlan_trunk[].max_id) unset or equal) as C({\"id\": n})."
+      - Checked as Harvester's webhook checks it, before anything is written (each ID 1-4094, min_id <= max_id), plus
+        one rule of this collection, that ranges may not overlap (Harvester would merge them).
+      - The same shape as C(vlan_trunk) in M(harvester.network.vlan_network_info)'s result, so a network read there
+        can be fed back.
+      - A trunk network has no O(vlan_id), no O(route) and no O(preserve_default_vlan), and its VLANs do not count
+        for the duplicate VLAN ID check.
+    type: list
+    elements: dict
+    suboptions:
+      min_id:
+        description: First VLAN ID of the range.
+        type: int
+        required: true
+      max_id:
+        description: Last VLAN ID of the range; unset for one VLAN ID.
+        type: int
   mtu:
     description:
       - MTU of the network (Harvester v1.1+). Unset means the MTU of the cluster network's uplink.
@@ -107,12 +132,24 @@ options:
         description: Namespace of the network.
         type: str
       network_type:
-        description: V(vlan) or V(untagged).
+        description: V(vlan), V(untagged) or V(trunk), as O(network_type).
         type: str
-        choices: [vlan, untagged]
+        choices: [vlan, untagged, trunk, overlay]
       vlan_id:
         description: VLAN ID, 1-4094.
         type: int
+      vlan_trunk:
+        description: The VLAN ranges of a trunk network, as O(vlan_trunk).
+        type: list
+        elements: dict
+        suboptions:
+          min_id:
+            description: First VLAN ID of the range.
+            type: int
+            required: true
+          max_id:
+            description: Last VLAN ID of the range; unset for one VLAN ID.
+            type: int
       mtu:
         description: MTU (Harvester v1.1+).
         type: int
@@ -143,8 +180,8 @@ options:
   prune:
     description:
       - With O(networks) and O(state=present), delete the VLAN and untagged networks of this cluster network that are
-        not listed, in the namespaces the task names. Trunk and overlay networks (which this module does not manage)
-        are never pruned.
+        not listed, in the namespaces the task names. Trunk and overlay networks are never pruned (delete a trunk
+        network by name with O(state=absent)).
       - A network a VM refers to (running or stopped) is not deleted; the task fails and names the VM.
     type: bool
     default: false
@@ -157,6 +194,22 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  wait:
+    description:
+      - With O(state=present) on Harvester v1.1+, wait until Harvester labels every network of the task ready
+        (C(network.harvesterhci.io/ready=true), which its network manager sets while the network's cluster network
+        is ready, that is once a node's network agent has reported the uplink; it does not say every node is up;
+        M(harvester.network.vlan_config) with O(harvester.network.vlan_config#module:wait=true) waits for each node).
+      - On timeout the task fails, names the networks that are not ready, and still reports C(changed) and
+        C(changes).
+      - Check mode never waits (nothing was written); it warns. Harvester v0.3/v1.0 labels no network ready, so the task
+        warns and does not wait.
+    type: bool
+    default: false
+  wait_timeout:
+    description: How long O(wait) waits, in seconds.
+    type: int
+    default: 300
 requirements:
   - netaddr
 extends_documentation_fragment:
@@ -199,6 +252,16 @@ EXAMPLES = r'''
     cluster_network: data
     vlan_id: 300
     preserve_default_vlan: false
+
+- name: A VM NIC carrying VLANs 100-199 and 300, tagged (a trunk network), once Harvester reports it ready
+  harvester.network.vlan_network:
+    name: trunk-lab
+    cluster_network: data
+    network_type: trunk
+    vlan_trunk:
+      - {min_id: 100, max_id: 199}
+      - {min_id: 300}
+    wait: true
 '''
 
 RETURN = r'''

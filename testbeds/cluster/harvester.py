@@ -13,6 +13,8 @@ this bed from reading those files; no code is copied.
   Mutating/ValidatingWebhookConfigurations; it answers refusals the way harvester/webhook does (HTTP 500, "Internal
   error occurred: <sentence>").
 
+- The network agent's reports (one VlanStatus per VlanConfig and matched node, and the cluster network's readiness
+  that the manager derives from them): testbeds/cluster/harvester_agent.py, with per-node faults for the tests.
 - Harvester's own settings ``storage-network`` and ``vm-migration-network``: their webhook rules and controllers, in
   testbeds/cluster/harvester_settings.py (harvester/harvester@3d63c2af).
 - The load balancer add-on's IPPool and LoadBalancer webhook (mutating and validating), in
@@ -41,6 +43,7 @@ import urllib.parse
 
 from testbeds.cluster import harvester_lb as lb_rules
 from testbeds.cluster import harvester_settings as settings_rules
+from testbeds.cluster.harvester_agent import VS_PATH, AgentStandIn
 from testbeds.cluster.harvester_settings import Refusal
 from testbeds.cluster.controlplane import Rest, free_port, read_state
 from testbeds.cluster.pki import Pki
@@ -125,7 +128,8 @@ def check_vlan(conf):
         if (low is None) != (high is None):
             raise Refusal('minID and maxID should be configured simultaneously')
         for name, value in (('minID', low), ('maxID', high), ('id', single)):
-            if value is not None and not 2 <= value <= 4094:
+            # MinTrunkVlanID 1, MaxVlanID 4094 (pkg/utils/vlan.go)
+            if value is not None and not 1 <= value <= 4094:
                 raise Refusal('incorrect trunk %s parameter %s' % (name, value))
         if low is not None and high < low:
             raise Refusal('minID %s is greater than maxID %s in trunk parameter' % (low, high))
@@ -578,6 +582,7 @@ class Controller:
     WATCHES = (('nad', NAD_PATH + '/network-attachment-definitions'),
                ('cn', HN_PATH + '/clusternetworks'),
                ('vc', HN_PATH + '/vlanconfigs'),
+               ('vs', VS_PATH),
                ('setting', settings_rules.SETTING_PATH))
 
     def __init__(self, host, port, pki):
@@ -592,6 +597,9 @@ class Controller:
         self._threads = []
         self._lock = threading.Lock()
         self.settings = settings_rules.SettingsController(self.api, self.writes, self.errors)
+        # the network agent's VlanStatus reports (testbeds/cluster/harvester_agent.py); ``agent.faults`` per node
+        self.agent = AgentStandIn(self.api, self.writes, self.errors, self._enqueue,
+                                  lambda vc: sorted(_matched_nodes(vc)))
 
     def start(self):
         self._ensure_mgmt()
@@ -790,6 +798,11 @@ class Controller:
     def _reconcile_setting(self, _namespace, name, _event, _last):
         self.settings.reconcile(name)
 
+    def requeue_vlan_config(self, name):
+        """What an agent's retry after an error does: the VlanConfig ``name`` handled again (after ``agent.faults``
+        changed)."""
+        self._enqueue('vc', {'metadata': {'name': name}})
+
     def requeue_setting(self, name):
         """What upstream's requeue on error does (e.g. after volumes were detached): reconcile ``name`` again."""
         self._enqueue('setting', {'metadata': {'name': name}})
@@ -812,9 +825,13 @@ class Controller:
         configs = sorted((vc for vc in self.api.items(HN_PATH + '/vlanconfigs')
                           if (vc.get('spec') or {}).get('clusterNetwork') == name
                           and not vc['metadata'].get('deletionTimestamp')), key=lambda o: o['metadata']['name'])
-        # the agent's VlanStatus makes a cluster network ready (manager vlanconfig controller
-        # setClusterNetworkReady/Unready); the stand-in takes "a VlanConfig exists" for "an agent reported"
-        ready = name == MGMT or bool(configs)
+        # any VlanStatus of the cluster network makes it ready, whatever its own condition says; the last one
+        # removed makes it unready (manager/vlanconfig/controller.go SetClusterNetworkReady/SetClusterNetworkUnready).
+        # The bed's shortcut for tests that create no Node: a VlanConfig that matches no node stands for "an agent
+        # reported" (no agent would ever report for it on a real cluster).
+        selector = urllib.parse.quote('%s=%s' % (KEY_CN, name), safe='=')
+        reported = self.api.items('%s?labelSelector=%s' % (VS_PATH, selector))
+        ready = name == MGMT or bool(reported) or any(not _matched_nodes(vc) for vc in configs)
         if cn_ready(cn) != ready:
             cn['status'] = {'conditions': [{'type': 'ready', 'status': 'True' if ready else 'False'}]}
             changed.append('ready')
@@ -869,7 +886,14 @@ class Controller:
             elif VC_FINALIZER not in finalizers:
                 meta['finalizers'] = finalizers + [VC_FINALIZER]
                 self._write(path, vc, 'finalizer')
+        self.agent.reconcile(name, vc)
         if cn_name:
+            self._reconcile_cn('', cn_name, None, {})
+
+    def _reconcile_vs(self, _namespace, _name, _event, last):
+        """A VlanStatus came, changed or went: the manager re-judges its cluster network's readiness."""
+        cn_name = (last.get('status') or {}).get('clusterNetwork')
+        if cn_name and cn_name != MGMT:
             self._reconcile_cn('', cn_name, None, {})
 
 

@@ -44,6 +44,19 @@ GENERATION_ARG_SPEC = {
 }
 
 
+def _vlan_trunk_options():
+    """A trunk network's VID ranges (vlan_network ``vlan_trunk`` and ``networks[].vlan_trunk``)."""
+    return dict(type='list', elements='dict', options=dict(
+        min_id=dict(type='int', required=True),
+        max_id=dict(type='int'),
+    ))
+
+
+def _wait_options(timeout):
+    """``wait`` for what Harvester reports (readiness.py) and its limit in seconds."""
+    return dict(wait=dict(type='bool', default=False), wait_timeout=dict(type='int', default=timeout))
+
+
 def _state(*choices):
     return dict(type='str', choices=list(choices), default=choices[0])
 
@@ -100,14 +113,16 @@ MODULES = {
         hardware_addr=dict(type='str'),
         node_selector=dict(type='dict'),
         state=_state('present', 'absent'),
+        **_wait_options(300)
     ), generation=True, required_if=[('state', 'present', ['nics'])]),
 
     'vlan_network': ModuleSpec(dict(
         name=dict(type='str'),
         namespace=dict(type='str', default='default'),
         cluster_network=dict(type='str'),
-        network_type=dict(type='str', choices=['vlan', 'untagged'], default='vlan'),
+        network_type=dict(type='str', choices=['vlan', 'untagged', 'trunk', 'overlay'], default='vlan'),
         vlan_id=dict(type='int'),
+        vlan_trunk=_vlan_trunk_options(),
         mtu=dict(type='int'),
         preserve_default_vlan=dict(type='bool'),
         route=dict(type='dict', options=_route_options()),
@@ -115,8 +130,9 @@ MODULES = {
         networks=dict(type='list', elements='dict', options=dict(
             name=dict(type='str', required=True),
             namespace=dict(type='str'),
-            network_type=dict(type='str', choices=['vlan', 'untagged']),
+            network_type=dict(type='str', choices=['vlan', 'untagged', 'trunk', 'overlay']),
             vlan_id=dict(type='int'),
+            vlan_trunk=_vlan_trunk_options(),
             mtu=dict(type='int'),
             preserve_default_vlan=dict(type='bool'),
             route=dict(type='dict', options=_route_options()),
@@ -125,6 +141,7 @@ MODULES = {
         prune=dict(type='bool', default=False),
         allow_duplicate_vids=dict(type='bool', default=False),
         state=_state('present', 'absent'),
+        **_wait_options(300)
     ), generation=True, mutually_exclusive=[('name', 'networks')], required_one_of=[('name', 'networks')]),
 
     'vlan_network_info': ModuleSpec(_strings('name', 'namespace', 'cluster_network'), writes=False),

@@ -132,12 +132,15 @@ def vlan_config_mtu(obj):
 
 # ---- VLAN networks (NetworkAttachmentDefinitions) ---------------------------------------------------------------
 def cni_config(generation, name, cluster_network_name=None, vlan=None, mtu=None,
-               preserve_default_vlan=None):
+               preserve_default_vlan=None, vlan_trunk=None):
     """The bridge CNI config Harvester writes into a NAD's ``spec.config`` (as a dict, Harvester's key order).
 
     Legacy: ``harvester-br0``, no MTU. Current: ``<cn>-br`` and the uplink MTU; no ``vlan`` key when untagged.
     ``preserve_default_vlan`` (None: Harvester's config, no such key) adds the bridge plugin's
     ``preserveDefaultVlan`` after ``vlan``, on tagged networks only (the plugin ignores it without a VLAN).
+    ``vlan_trunk`` (``[{min_id, max_id}]``): a trunk network (L2VlanTrunkNetwork), ``"vlan": 0`` and the bridge
+    plugin's ``vlanTrunk`` after ``ipam`` (the shape of harvester/harvester pkg/api/vm/handler_test.go @3d63c2af,
+    "L2VlanTrunkNetwork is hot-pluggable"; network-controller pkg/utils/nad.go @2e5cbea3 ``VlanTrunk``).
     """
     config = OrderedDict([('cniVersion', '0.3.1'), ('name', name)])
     if generation == CURRENT:
@@ -149,15 +152,33 @@ def cni_config(generation, name, cluster_network_name=None, vlan=None, mtu=None,
         config['vlan'] = vlan
         if preserve_default_vlan is not None:
             config['preserveDefaultVlan'] = bool(preserve_default_vlan)
+    elif vlan_trunk:
+        config['vlan'] = 0  # "vlan can only be 0 when vlanTrunk is set" (nad.go IsVlanConfigValid)
     config['ipam'] = {}
+    if vlan_trunk and not vlan:
+        config['vlanTrunk'] = vlan_trunk_config(vlan_trunk)
     return config
 
 
+def vlan_trunk_config(ranges):
+    """``[{min_id, max_id}]`` (max_id None or equal: one VID) -> the bridge plugin's ``vlanTrunk`` list: ``{"id": n}``
+    for one VID, ``{"minID": a, "maxID": b}`` for a range, in the order given."""
+    items = []
+    for item in ranges:
+        low = item['min_id']
+        high = item.get('max_id')
+        if high is None or high == low:
+            items.append({'id': low})
+        else:
+            items.append(OrderedDict([('minID', low), ('maxID', high)]))
+    return items
+
+
 def cni_config_json(generation, name, cluster_network_name=None, vlan=None, mtu=None,
-                    preserve_default_vlan=None):
+                    preserve_default_vlan=None, vlan_trunk=None):
     """The exact ``spec.config`` string (compact JSON), fit to feed the bridge CNI plugin on stdin."""
-    return json.dumps(cni_config(generation, name, cluster_network_name, vlan, mtu, preserve_default_vlan),
-                      separators=(',', ':'))
+    return json.dumps(cni_config(generation, name, cluster_network_name, vlan, mtu, preserve_default_vlan,
+                                 vlan_trunk), separators=(',', ':'))
 
 
 def route_annotation(route):
@@ -175,29 +196,33 @@ def route_annotation(route):
 
 
 def vlan_network(generation, network):
-    """A NAD as Harvester builds it. ``network``: name, namespace, cluster_network, network_type, vlan_id, mtu,
-    route, description, preserve_default_vlan (the normalised item of the module's ``networks`` list)."""
-    untagged = network.get('network_type') == 'untagged'
+    """A NAD as Harvester builds it. ``network``: name, namespace, cluster_network, network_type (vlan, untagged,
+    trunk), vlan_id, vlan_trunk, mtu, route, description, preserve_default_vlan (the normalised item of the module's
+    ``networks`` list)."""
+    kind = network.get('network_type') or 'vlan'
+    untagged = kind != 'vlan'  # untagged and trunk networks have VLAN 0 (no ``vlan`` key, or ``"vlan": 0``)
     vlan = None if untagged else network['vlan_id']
+    trunk = network.get('vlan_trunk') if kind == 'trunk' else None
     cn = network.get('cluster_network')
     if generation == LEGACY:
         labels = {LABEL_TYPE_LEGACY: TYPE_VLAN}
     else:
-        labels = OrderedDict([(LABEL_TYPE, TYPE_UNTAGGED if untagged else TYPE_VLAN)])
+        type_label = {'vlan': TYPE_VLAN, 'untagged': TYPE_UNTAGGED, 'trunk': TYPE_TRUNK}[kind]
+        labels = OrderedDict([(LABEL_TYPE, type_label)])
         if not untagged:
             labels[LABEL_VLAN_ID] = str(vlan)
         labels[LABEL_CLUSTER_NETWORK] = cn
     annotations = OrderedDict()
     if network.get('description'):
         annotations[DESCRIPTION_ANNOTATION] = network['description']
-    # untagged networks carry no route (harvester/network-controller-harvester pkg/utils/nad.go @2e5cbea3,
-    # OutdateNadLayer3NetworkConf: the webhook drops it when the VLAN becomes 0)
+    # untagged and trunk networks carry no route (harvester/network-controller-harvester pkg/utils/nad.go @2e5cbea3,
+    # OutdateNadLayer3NetworkConf: "both untag and trunk have vlan id 0", the webhook drops the route)
     route = None if untagged else route_annotation(network.get('route'))
     if route:
         annotations[ROUTE_ANNOTATION] = route
     obj = _object(NAD, _metadata(network['name'], network.get('namespace') or 'default', labels, annotations))
     obj['spec'] = {'config': cni_config_json(generation, network['name'], cn, vlan, network.get('mtu'),
-                                             network.get('preserve_default_vlan'))}
+                                             network.get('preserve_default_vlan'), trunk)}
     return obj
 
 

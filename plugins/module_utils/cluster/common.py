@@ -81,5 +81,7 @@ def run(module, handler, needs_netaddr=False):
             extra['field'] = exc.field
         if isinstance(exc, ValidationError):
             extra['errors'] = exc.errors  # every problem, each naming its field (as the host modules report them)
+        for key, value in (getattr(exc, 'details', None) or {}).items():
+            extra.setdefault(key, value)  # e.g. a wait that failed after the write: changed, the nodes' states
         module.fail_json(msg=str(exc), **extra)
     module.exit_json(**result)

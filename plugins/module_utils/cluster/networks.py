@@ -9,20 +9,21 @@ plan -> writes.  Nothing is written unless every check passed.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
-
-from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, compare, validation
+from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, compare, readiness, validation
 from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import LABEL_CLUSTER_NETWORK
 from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import CURRENT, LEGACY
-from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import Errors, InUseError, ValidationError
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import (
+    Errors, InUseError, ValidationError, WaitTimeout)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
-    CLUSTER_NETWORK, NAD, NODE, NODE_NETWORK, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE, VLAN_CONFIG)
+    CLUSTER_NETWORK, NAD, NODE, NODE_NETWORK, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE, VLAN_CONFIG, VLAN_STATUS)
 from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import (
     LEGACY_BRIDGE, LEGACY_CLUSTER_NETWORK, MGMT_CLUSTER_NETWORK, VID_MAX, VID_MIN)
 
 LEGACY_ONLY = ('enable', 'default_physical_nic', 'node_nics')
 UPLINK_MTU_ANNOTATION = 'network.harvesterhci.io/uplink-mtu'
-MATCHED_NODES_ANNOTATION = 'network.harvesterhci.io/matched-nodes'
+MATCHED_NODES_ANNOTATION = readiness.MATCHED_NODES_ANNOTATION
+NO_WAIT_IN_CHECK_MODE = ('wait: check mode does not wait (nothing was written to wait for); the result reports what '
+                         'Harvester reports now')
 LOCAL_PREDICTION = ('check mode predicted this locally, without a server-side dry run: %s, so the server (and '
                     "Harvester's webhook) cannot judge these requests until an earlier task of this run has really run")
 
@@ -192,7 +193,12 @@ def vlan_config_handler(params, cluster, module):
         reconcile.delete(VLAN_CONFIG, [key], configs)
         if reconcile.changes:
             _refuse_vlan_config_change(service, reconcile.changes[0].existing, None)
-        return reconcile.run()
+        result = reconcile.run()
+        if params.get('wait') and module.check_mode:
+            module.warn(NO_WAIT_IN_CHECK_MODE)
+        elif params.get('wait'):
+            _waiting(result, readiness.wait_vlan_config_gone, service, name, params['wait_timeout'])
+        return result
     if service.get(CLUSTER_NETWORK, cn) is None:
         _missing_cluster_network(service, module, cn, 'create it first with harvester.network.cluster_network')
     desired = builders.vlan_config(name, cn, params['nics'], params.get('bond_mode'), params.get('miimon'),
@@ -221,19 +227,30 @@ def vlan_config_handler(params, cluster, module):
         _refuse_vlan_config_change(service, reconcile.changes[0].existing, desired)
     result = reconcile.run()
     final = reconcile.final(VLAN_CONFIG, key)
+    if params.get('wait') and not module.check_mode:
+        if reconcile.changes[0].action == 'update':
+            module.warn(readiness.STALE_AFTER_UPDATE % name)
+        final, nodes, states = _waiting(result, readiness.wait_vlan_config, service, name, params['wait_timeout'])
+    else:
+        if params.get('wait'):
+            module.warn(NO_WAIT_IN_CHECK_MODE)
+        nodes, states = readiness.vlan_config_report(service, name, final) if cluster.discovery.serves(VLAN_STATUS) \
+            else (readiness.matched_nodes(final), [])
     result['vlan_config'] = {'name': name, 'cluster_network': cn, 'spec': final.get('spec'),
                              'hardware_addr': builders.hardware_addr_from_api(
                                  ((((final.get('spec') or {}).get('uplink') or {}).get('linkAttributes')) or {})
-                                 .get('hardwareAddr'))}
+                                 .get('hardwareAddr')),
+                             'matched_nodes': nodes, 'nodes': states}
     return result
 
 
-def _matched_nodes(obj):
-    text = (((obj or {}).get('metadata') or {}).get('annotations') or {}).get(MATCHED_NODES_ANNOTATION)
+def _waiting(result, wait, *args):
+    """Run a wait after the writes; a wait that fails still reports what the run changed."""
     try:
-        return set(json.loads(text)) if text else set()
-    except ValueError:
-        return set()
+        return wait(*args)
+    except WaitTimeout as exc:
+        exc.details.update(changed=result['changed'], changes=result['changes'])
+        raise
 
 
 def _refuse_vlan_config_change(service, existing, desired):
@@ -242,7 +259,7 @@ def _refuse_vlan_config_change(service, existing, desired):
     on ``getAffectedNodes``: all matched nodes when the uplink or cluster network changes or on delete, else the
     nodes the new selector drops). Matched nodes are those of Harvester's ``matched-nodes`` annotation."""
     old_spec = existing.get('spec') or {}
-    nodes = _matched_nodes(existing)
+    nodes = set(readiness.matched_nodes(existing))
     if desired is not None:
         new_spec = desired.get('spec') or {}
         if old_spec.get('clusterNetwork') == new_spec.get('clusterNetwork') and \
@@ -276,7 +293,12 @@ def _refers_to(spec, namespace, nad_keys):
 
 
 # ---- vlan_network ---------------------------------------------------------------------------------------------
-NETWORK_KEYS = ('name', 'namespace', 'network_type', 'vlan_id', 'mtu', 'route', 'description', 'preserve_default_vlan')
+NETWORK_KEYS = ('name', 'namespace', 'network_type', 'vlan_id', 'vlan_trunk', 'mtu', 'route', 'description',
+                'preserve_default_vlan')
+PRUNED_TYPES = ('vlan', 'untagged')  # trunk networks are written by name; overlay (Kube-OVN) ones only read
+OVERLAY_READ_ONLY = ("overlay networks (Harvester v1.6+, Kube-OVN, experimental) are read-only in this collection: "
+                     "create them in Harvester (its UI or a NetworkAttachmentDefinition of type kube-ovn with its "
+                     "Subnet); harvester.network.vlan_network_info reads them")
 
 
 def normalise_networks(params):
@@ -324,7 +346,14 @@ def validate_vlan_networks(params, networks, generation):
         errors.check(validation.dns1123_label, _f(item, 'namespace'), item['namespace'])
         if params['state'] == 'absent':
             continue
-        if item['network_type'] == 'untagged':
+        if item['network_type'] == 'overlay':
+            errors.add(_f(item, 'network_type'), OVERLAY_READ_ONLY)
+            continue
+        if item['network_type'] != 'trunk' and item.get('vlan_trunk') is not None:
+            errors.add(_f(item, 'vlan_trunk'), 'is for trunk networks only: set network_type=trunk, or drop vlan_trunk')
+        if item['network_type'] == 'trunk':
+            _validate_trunk(errors, item, generation)
+        elif item['network_type'] == 'untagged':
             if generation == LEGACY:
                 errors.add(_f(item, 'network_type'), 'untagged networks need Harvester v1.1+')
             if item.get('route'):
@@ -353,11 +382,27 @@ def validate_vlan_networks(params, networks, generation):
     errors.raise_if_any()
 
 
+def _validate_trunk(errors, item, generation):
+    """A trunk network (L2VlanTrunkNetwork): Harvester v1.1+ API with network controller v1.7; VID ranges as the
+    webhook checks them (validation.vlan_trunk); no VLAN ID, no route (Harvester keeps none on VLAN 0:
+    pkg/utils/nad.go @2e5cbea3 OutdateNadLayer3NetworkConf), no preserve_default_vlan (not written for trunks)."""
+    if generation == LEGACY:
+        errors.add(_f(item, 'network_type'), 'trunk networks need Harvester v1.7 (network controller v1.7, API '
+                                             'v1.1+); this cluster is v0.3/v1.0')
+    errors.check(validation.vlan_trunk, _f(item, 'vlan_trunk'), item.get('vlan_trunk'))
+    for option, why in (('vlan_id', 'a trunk network carries the VLANs of vlan_trunk (its config has "vlan": 0): '
+                                    'drop vlan_id'),
+                        ('route', 'a trunk network carries no route in Harvester: drop route'),
+                        ('preserve_default_vlan', 'is for VLAN networks (network_type=vlan) only: drop it')):
+        if item.get(option) is not None and item.get(option) != {}:
+            errors.add(_f(item, option), why)
+
+
 def _on_cluster_network(obj, generation, cn):
-    """A VLAN or untagged network (the kinds this module manages) on ``cn``; trunk and overlay networks, which
-    this module cannot express, are never pruned or counted."""
+    """A VLAN or untagged network on ``cn``: what ``prune`` may delete and the duplicate-VID check counts. Trunk
+    networks (often made in Harvester's UI for one VM) are deleted by name only, overlay networks never."""
     facts = builders.parse_vlan_network(obj)
-    if facts['network_type'] not in ('vlan', 'untagged') or facts['config'].get('type') != 'bridge':
+    if facts['network_type'] not in PRUNED_TYPES or facts['config'].get('type') != 'bridge':
         return False
     if generation == LEGACY:
         return facts['bridge'] == LEGACY_BRIDGE
@@ -443,8 +488,15 @@ def vlan_network_handler(params, cluster, module):
     result = reconcile.run()
     result['generation'] = generation
     if params['state'] == 'present':
-        result['networks'] = [builders.parse_vlan_network(reconcile.final(NAD, (item['namespace'], item['name'])))
-                              for item in networks]
+        keys = [(item['namespace'], item['name']) for item in networks]
+        finals = dict((key, reconcile.final(NAD, key)) for key in keys)
+        if params.get('wait') and module.check_mode:
+            module.warn(NO_WAIT_IN_CHECK_MODE)
+        elif params.get('wait') and generation == CURRENT:
+            finals.update(_waiting(result, readiness.wait_networks_ready, service, keys, params['wait_timeout']))
+        elif params.get('wait'):
+            module.warn('wait: Harvester v0.3/v1.0 labels no network ready; there is nothing to wait for')
+        result['networks'] = [builders.parse_vlan_network(finals[key]) for key in keys]
     return result
 
 

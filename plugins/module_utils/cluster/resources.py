@@ -49,6 +49,8 @@ NODE_NETWORK = Kind(HARVESTER_NETWORK_GROUP, 'v1beta1', 'nodenetworks', 'NodeNet
 VLAN_CONFIG = Kind(HARVESTER_NETWORK_GROUP, 'v1beta1', 'vlanconfigs', 'VlanConfig', False,
                    'Harvester older than v1.1? On v0.3/v1.0 the uplink NIC is set with harvester.network.cluster_network '
                    '(default_physical_nic, node_nics), or set api_generation=legacy')
+VLAN_STATUS = Kind(HARVESTER_NETWORK_GROUP, 'v1beta1', 'vlanstatuses', 'VlanStatus', False,
+                   "Harvester older than v1.1? VlanStatus (the network agent's report per node) came with VlanConfig")
 NAD = Kind('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions', 'NetworkAttachmentDefinition', True,
            'Multus is not installed, so the cluster has no VLAN networks')
 VIRTUAL_MACHINE = Kind('kubevirt.io', 'v1', 'virtualmachines', 'VirtualMachine', True,

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import ValidationError
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import Errors, ValidationError
 from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import (
     MAX_CLUSTER_NETWORK_NAME, VID_MAX, VID_MIN, is_nic_name)
 
@@ -60,6 +60,40 @@ def vlan_id(field, value):
         raise ValidationError('VLAN ID %r is out of range: give %d-%d (for an untagged network set '
                               'network_type=untagged instead)' % (value, VID_MIN, VID_MAX), field=field)
     return value
+
+
+def vlan_trunk(field, ranges):
+    """A trunk network's VID ranges (``[{min_id, max_id}]``, max_id None for one VID), checked as Harvester's webhook
+    checks ``vlanTrunk`` (harvester/network-controller-harvester pkg/utils/nad.go @2e5cbea3, ``VlanTrunk.IsValid``:
+    every ID 1-4094 (``MinTrunkVlanID`` 1, ``MaxVlanID`` 4094), minID <= maxID; ``IsVlanConfigValid``: at least one
+    entry makes it a trunk). The collection adds one rule of its own: ranges may not overlap or repeat a VID (Harvester
+    and the bridge CNI plugin merge them into one set; an overlap is a typo here, and refusing it keeps the ranges read
+    back by vlan_network_info the ones written). Collects every problem; returns ``ranges``."""
+    errors = Errors()
+    if not ranges:
+        errors.add(field, 'a trunk network needs at least one VLAN range, e.g. [{min_id: 100, max_id: 199}]')
+    spans = []
+    for index, item in enumerate(ranges or []):
+        here = '%s[%d]' % (field, index)
+        low, high = item.get('min_id'), item.get('max_id')
+        high = low if high is None else high
+        bad = False
+        for name, value in (('min_id', low), ('max_id', high)):
+            if isinstance(value, bool) or not isinstance(value, int) or not VID_MIN <= value <= VID_MAX:
+                errors.add('%s.%s' % (here, name), 'VLAN ID %r is out of range: give %d-%d' % (value, VID_MIN, VID_MAX))
+                bad = True
+        if not bad and high < low:
+            errors.add(here, 'min_id %d is greater than max_id %d: give the lower VLAN ID as min_id' % (low, high))
+            bad = True
+        if not bad:
+            spans.append((low, high, here))
+    spans.sort()
+    for (low_a, high_a, where_a), (low_b, high_b, where_b) in zip(spans, spans[1:]):
+        if low_b <= high_a:
+            errors.add(field, '%s (%d-%d) and %s (%d-%d) overlap: list each VLAN ID once'
+                       % (where_a, low_a, high_a, where_b, low_b, high_b))
+    errors.raise_if_any()
+    return ranges
 
 
 def mtu(field, value):

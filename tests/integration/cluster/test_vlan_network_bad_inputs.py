@@ -108,7 +108,7 @@ ARGSPEC = [
     ('vid-not-an-int', 'vlan_network', NET, dict(vlan_id='ten'),
      "argument 'vlan_id' is of type str and we were unable to convert to int"),
     ('network-type-choice', 'vlan_network', NET, dict(network_type='vxlan'),
-     'value of network_type must be one of: vlan, untagged, got: vxlan'),
+     'value of network_type must be one of: vlan, untagged, trunk, overlay, got: vxlan'),
     ('state-choice', 'vlan_network', NET, dict(state='gone'), 'value of state must be one of: present, absent, got: gone'),
     ('route-mode-choice', 'vlan_network', NET, dict(route=route(mode='static')),
      'value of mode must be one of: auto, manual, got: static found in route'),
