@@ -367,6 +367,13 @@ def plan_vlans(plan, want):
 
 # --------------------------------------------------------------------------- phase 9: addresses, routes
 
+def _interrupted(plan, section):
+    """What an interrupted run lost of ``section`` (apply.lost_in_flight(), set by the engine as
+    ``have['interrupted']``): planned as if the node still had it, so it comes back where the desired state wants
+    it (through the bridge, when a migration moves its link's addresses and routes)."""
+    return (plan.have.get('interrupted') or {}).get(section) or {}
+
+
 def _surviving(state, link):
     """A link that still exists after the structural phases and may carry addresses (not a bond slave)."""
     info = state['links'].get(link)
@@ -380,6 +387,9 @@ def _address_targets(plan, want):
     # a link went down for a moment come back.
     current = dict((link, set(addresses)) for link, addresses in plan.have['addresses'].items()
                    if _surviving(state, link))
+    for link, addresses in _interrupted(plan, 'addresses').items():
+        if _surviving(state, link):
+            current.setdefault(link, set()).update(addresses)
     target = dict((link, set(addresses)) for link, addresses in current.items())
     specs = want.get('addresses')
     if specs is not None:
@@ -413,6 +423,9 @@ def _route_targets(plan, want):
     mode = want['state']
     current = dict((key, dict(route)) for key, route in plan.have['routes'].items()
                    if route.get('interface') is None or _surviving(state, route['interface']))
+    for key, route in _interrupted(plan, 'routes').items():
+        if key not in current and (route.get('interface') is None or _surviving(state, route['interface'])):
+            current[key] = dict(route)
     target = dict((key, dict(route)) for key, route in current.items())
     specs = want.get('routes')
     if specs is not None:
@@ -497,6 +510,11 @@ def plan_l3(plan, want):
                             metric=route['metric']))
     for _route, moved in moving:  # last: their gateways are reachable through the bridge by now
         plan.add(O.AddOtherRoute(route=moved))
+    moves = model.migrations(want)
+    for _text, route in sorted(_interrupted(plan, 'other_routes').items()):
+        route = model.moved_route(route, moves)
+        if all(_surviving(state, hop.get('interface')) for hop in route['nexthops'] if hop.get('interface')):
+            plan.add(O.AddOtherRoute(route=route))
 
 
 # --------------------------------------------------------------------------- entry points
