@@ -38,10 +38,16 @@ class Plan:
         self.have = have
         self.state = model.clone(have)
         self.ops = []
+        # VLAN tables of a bridge itself planned while it has no MAC address (kernel.ZERO_MAC): the kernel refuses
+        # them (make_plan() plans them before the bridge's last port leaves; validate.py refuses what remains).
+        self.refused = []
 
     def add(self, op):
         if op is None:
             return
+        if isinstance(op, O.SetVlans) and op.bridge_self and op.add and \
+                self.state['links'][op.link].get('mac') == kernel.ZERO_MAC:
+            self.refused.append(op)
         op.simulate(self.state)
         self.ops.append(op)
 
@@ -139,7 +145,9 @@ def bridge_mtu_target(have, want, name):
     return None
 
 
-def plan_links(plan, want):
+def plan_links(plan, want, early_tables=()):
+    """Phases 1-7.  ``early_tables``: bridges whose own VLAN table is set after the in-place changes and before
+    the releases, while a port still gives the bridge a MAC address (see make_plan())."""
     have = plan.have
     state = want['state']
     masters, deleted, conflicts, _released = model.membership(have, want)
@@ -216,6 +224,12 @@ def plan_links(plan, want):
                     changes['mac'] = mac
             if changes:
                 plan.add(O.SetLink(link=name, **changes))
+
+    if early_tables:
+        tables = wanted_tables(plan.state, want)
+        for name in sorted(early_tables):
+            if name in tables and name in plan.state['links']:
+                plan.add(O.vlan_table_ops(name, plan.state['vlans'].get(name, {}), tables[name], is_bridge=True))
 
     # Phase 4: releases (before anything joins its new master).
     for link in sorted(masters):
@@ -342,11 +356,12 @@ def wanted_table(state, port, spec, mode):
     return table
 
 
-def plan_vlans(plan, want):
+def wanted_tables(state, want):
+    """{port: the VLAN table the desired state asks for}, given the node ``state`` (ports of VLAN-filtering bridges
+    and bridges themselves)."""
     specs = want.get('vlans')
     if specs is None:
-        return
-    state = plan.state
+        return {}
     mode = want['state']
     scope = want.get('vlan_bridges')
     tables = {}
@@ -360,6 +375,12 @@ def plan_vlans(plan, want):
             for port in [bridge] + model.members(state, bridge):
                 if port not in tables:
                     tables[port] = model.default_vlan_table(state['bridges'][bridge]['default_pvid'])
+    return tables
+
+
+def plan_vlans(plan, want):
+    state = plan.state
+    tables = wanted_tables(state, want)
     for port in sorted(tables):
         plan.add(O.vlan_table_ops(port, state['vlans'].get(port, {}), tables[port],
                                   is_bridge=port in state['bridges']))
@@ -521,8 +542,17 @@ def plan_l3(plan, want):
 
 def make_plan(have, want):
     """Plan everything ``want`` asks for.  Returns a Plan (ops + predicted state)."""
+    plan = _plan(have, want, ())
+    if plan.refused:
+        # A bridge whose last port leaves in this run loses its MAC address, and with it the kernel's consent to
+        # VLANs of its own: set its table while a port is still there.
+        plan = _plan(have, want, set(op.link for op in plan.refused))
+    return plan
+
+
+def _plan(have, want, early_tables):
     plan = Plan(have)
-    plan_links(plan, want)
+    plan_links(plan, want, early_tables)
     plan_vlans(plan, want)
     plan_l3(plan, want)
     return plan
