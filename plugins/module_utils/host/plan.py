@@ -37,6 +37,7 @@ class Plan:
     def __init__(self, have):
         self.have = have
         self.state = model.clone(have)
+        kernel.mark_set_bridge_macs(self.state)
         self.ops = []
         # VLAN tables of a bridge itself planned while it has no MAC address (kernel.ZERO_MAC): the kernel refuses
         # them (make_plan() plans them before the bridge's last port leaves; validate.py refuses what remains).

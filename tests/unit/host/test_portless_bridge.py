@@ -17,8 +17,15 @@ def commands(plan):
     return [op.command() for op in plan.ops]
 
 
+def bridge_node(*ports):
+    """A bridge with ``ports`` whose MAC address is derived, as the kernel derives it: its lowest port's."""
+    node = Node().bridge('br1', ports=ports).state
+    node['links']['br1']['mac'] = min(node['links'][port]['mac'] for port in ports)
+    return node
+
+
 def test_the_bridge_table_is_set_before_the_last_port_leaves():
-    node = Node().bridge('br1', ports=['vm3']).state
+    node = bridge_node('vm3')
     desired = want(state='replaced', bridges={'br1': bridge_spec(default_pvid=10, ports=[])}, vlans=OWN_TABLE)
     plan = make_plan(node, desired)
     assert commands(plan) == [
@@ -34,12 +41,15 @@ def test_the_bridge_table_is_set_before_the_last_port_leaves():
 
 
 def test_a_bridge_keeps_its_mac_while_a_port_remains_and_a_set_one_for_good():
-    node = Node().bridge('br1', ports=['vm3', 'vm4']).state
+    node = bridge_node('vm3', 'vm4')
     plan = make_plan(node, want(state='replaced', bridges={'br1': bridge_spec(ports=['vm4'])}))
     assert plan.state['links']['br1']['mac'] is None  # re-derived from the ports: unknown to the model
-    node['links']['br1']['mac_set'] = True
-    plan = make_plan(node, want(state='replaced', bridges={'br1': bridge_spec(ports=[])}))
-    assert plan.state['links']['br1']['mac'] == node['links']['br1']['mac']
+    # A MAC that is not the lowest port's was set (the kernel keeps it when the last port leaves): no zero MAC, and
+    # the bridge's own table stays where the phases put it.
+    node['links']['br1']['mac'] = '02:00:00:00:00:ee'
+    plan = make_plan(node, want(state='replaced', bridges={'br1': bridge_spec(ports=[])}, vlans=OWN_TABLE))
+    assert plan.state['links']['br1']['mac'] == '02:00:00:00:00:ee' and plan.refused == []
+    assert commands(plan)[0] == 'ip link set vm3 nomaster'
 
 
 def test_a_portless_bridge_without_a_mac_is_refused_before_anything_changes():
