@@ -51,6 +51,10 @@ notes:
     that does the same), and applies it, keeping a journal of inverse operations. If an operation fails, the journal
     is undone and the node is compared with the snapshot taken before the run; whatever still differs is planned back.
     The result's RV(ignore:rollback) says whether the node is exactly as before.
+  - A run that is killed while it writes (SIGKILL, out of memory) cannot roll back. Before its first write it keeps
+    the node's addresses and routes in C(/run/harvester-network/inflight.json); the next run puts back those the kill
+    left removed (a route being moved from the uplink to the bridge, say), where its own desired state wants them,
+    and reports them in RV(ignore:interrupted). Check mode predicts that too.
   - After applying, the node is read again and planned against the same desired state; that second plan must be
     empty, otherwise the run fails and is rolled back (so RV(ignore:changed=true) always means the node now matches).
   - Netlink messages are built and parsed by a small built-in codec (pyroute2's general builders cost more than the

@@ -124,6 +124,10 @@ journal:
   returned: when something was applied
   type: list
   elements: dict
+interrupted:
+  description: What a killed run before this one had removed, which this run puts back (C(pid), C(started), C(lost)).
+  returned: when an interrupted run left something removed
+  type: dict
 rollback:
   description:
     - After a failure, what the rollback did; C(restored) tells whether the node is exactly as before and

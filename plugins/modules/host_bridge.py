@@ -122,6 +122,10 @@ journal:
   returned: when something was applied
   type: list
   elements: dict
+interrupted:
+  description: What a killed run before this one had removed, which this run puts back (C(pid), C(started), C(lost)).
+  returned: when an interrupted run left something removed
+  type: dict
 rollback:
   description: After a failure, what the rollback did and whether the node is exactly as before (C(restored)).
   returned: when a run failed after changing something

@@ -288,6 +288,14 @@ journal:
   returned: when something was applied
   type: list
   elements: dict
+interrupted:
+  description:
+    - What a run before this one, killed while it wrote, had removed and not put back (as the iproute2 commands that
+      would add them where they were), with that run's C(pid) and C(started) time. This run puts them back where its
+      desired state wants them.
+  returned: when an interrupted run left something removed
+  type: dict
+  sample: {pid: 4242, started: "2026-12-06T22:10:03", lost: ["ip -4 route add 0.0.0.0/0 via 192.168.122.1 dev eth3 metric 0"]}
 rollback:
   description:
     - After a failure, what the rollback did. C(undone) counts the inverse operations run from the journal,

@@ -12,6 +12,13 @@ stops and reports which operation failed and what the kernel said.
 Rollback undoes the journal in reverse order, then reads the node and compares it with the snapshot
 taken before the run; if anything still differs, it plans from the current state to the snapshot (the
 planner can reach any state) and applies that too.  The result says whether the node is back exactly.
+
+A run that dies while it writes (SIGKILL) cannot roll back, and a migration (addresses and routes moved from an
+uplink to its bridge: route deleted, then added through the bridge) or a link taken down for a moment (the kernel
+flushes its routes) may be cut between the deletion and the addition.  So before its first write a run keeps the
+node's addresses and routes in a file (``in_flight()``, persist.save_inflight), removed when the run ends; the next
+run finds the ones that are gone (``lost_in_flight()``) and the planner puts them back where its desired state wants
+them (plan.py: ``have['interrupted']``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -159,6 +166,59 @@ def _error_text(code, text):
     if text:
         message = '%s: %s' % (message, text)
     return message
+
+
+def in_flight(state):
+    """The addresses and routes of ``state`` (and those a run before it lost, not yet back) as JSON data."""
+    lost = state.get('interrupted') or {}
+    addresses = {}
+    for source in (lost.get('addresses') or {}, state['addresses']):
+        for link, items in source.items():
+            addresses.setdefault(link, set()).update(items)
+    routes = dict(lost.get('routes') or {})
+    routes.update(state['routes'])
+    others = dict(lost.get('other_routes') or {})
+    others.update(state.get('other_routes') or {})
+    return {'addresses': dict((link, sorted(items)) for link, items in sorted(addresses.items()) if items),
+            'routes': [routes[key] for key in sorted(routes, key=str)],
+            'other_routes': [others[key] for key in sorted(others)]}
+
+
+def _other_route_id(route):
+    return (route['table'], route['dst'], route['metric'])
+
+
+def lost_in_flight(record, have):
+    """What an interrupted run's ``record`` (in_flight()) held that the node ``have`` no longer has anywhere: an
+    address on no link, a main-table route whose (destination, metric) is gone, another table's route whose
+    (table, destination, metric) is gone.  One that moved (a migration got that far) is not lost.  Returns
+    {'addresses': {link: set}, 'routes': {key: route}, 'other_routes': {text: route}}, or None when nothing is."""
+    if not record:
+        return None
+    present = set(address for items in have['addresses'].values() for address in items)
+    addresses = {}
+    for link, items in (record.get('addresses') or {}).items():
+        gone = set(items) - present
+        if gone:
+            addresses[link] = gone
+    routes = dict((model.route_key(route), dict(route)) for route in record.get('routes') or ()
+                  if model.route_key(route) not in have['routes'])
+    kept = set(_other_route_id(route) for route in (have.get('other_routes') or {}).values())
+    others = dict((model.other_route_text(route), route) for route in record.get('other_routes') or ()
+                  if _other_route_id(route) not in kept)
+    if not (addresses or routes or others):
+        return None
+    return {'addresses': addresses, 'routes': routes, 'other_routes': others}
+
+
+def lost_text(lost):
+    """The iproute2 commands that would put back what ``lost`` (lost_in_flight()) names, for messages."""
+    lines = ['ip addr add %s dev %s' % (address, link) for link, items in sorted(lost['addresses'].items())
+             for address in sorted(items)]
+    lines.extend(O.AddRoute(dst=route['dst'], gateway=route.get('gateway'), interface=route.get('interface'),
+                            metric=route['metric']).command() for _key, route in sorted(lost['routes'].items()))
+    lines.extend(sorted(lost['other_routes']))
+    return lines
 
 
 def without_links(state, names):

@@ -26,7 +26,8 @@ import time
 
 from ansible_collections.harvester.network.plugins.module_utils.host import (
     facts, model, persist, probes, profiles, store, validate)
-from ansible_collections.harvester.network.plugins.module_utils.host.apply import ApplyError, execute, rollback
+from ansible_collections.harvester.network.plugins.module_utils.host.apply import (
+    ApplyError, execute, in_flight, lost_in_flight, lost_text, rollback)
 from ansible_collections.harvester.network.plugins.module_utils.host.harvester_agent import agent_warnings
 from ansible_collections.harvester.network.plugins.module_utils.host.plan import PlanError, make_plan
 
@@ -183,6 +184,17 @@ def saved_document(want, plan, paths):
     return store.to_json(doc)
 
 
+def _read(nl, paths):
+    """The node, with what a run that was killed while it wrote removed and did not put back (``interrupted``:
+    the planner plans as if the node still had it)."""
+    have = nl.read()
+    record = persist.load_inflight(paths)
+    lost = lost_in_flight(record, have)
+    if lost:
+        have['interrupted'] = dict(lost, pid=record.get('pid'), started=record.get('started'))
+    return have
+
+
 def _prepare(profile, params, want, have, paths, result):
     """Everything before the first write: check the desired state against the node, plan, check the planned end
     state, and fold this run into the saved state when it persists.  Fills ``before``, ``plan`` and ``commands``
@@ -197,6 +209,12 @@ def _prepare(profile, params, want, have, paths, result):
     planned = plan.to_list()
     result.update(before=profile.view(params, have, want), plan=planned,
                   commands=[item['command'] for item in planned])
+    if have.get('interrupted'):
+        run, lost = have['interrupted'], lost_text(have['interrupted'])
+        result['interrupted'] = {'pid': run['pid'], 'started': run['started'], 'lost': lost}
+        result['warnings'].append('a run before this one (pid %s, started %s) was interrupted while it wrote and '
+                                  'left these removed: %s; this run puts back the ones its desired state keeps'
+                                  % (run['pid'], run['started'], '; '.join(lost)))
     return plan, saved
 
 
@@ -211,7 +229,7 @@ def diff_of(before, after):
 def _converge(profile, params, want, nl, check_mode, netns, paths, result, started):
     timings = result['timings'] = {}
     mark = time.monotonic()
-    have = nl.read()
+    have = _read(nl, paths)
     timings['read'] = round(time.monotonic() - mark, 4)
     if params.get('state') == 'gathered':
         result['gathered'] = profile.view(params, have, want)
@@ -234,11 +252,13 @@ def _converge(profile, params, want, nl, check_mode, netns, paths, result, start
             result['lock_wait'] = round(lock.waited, 3)
             if lock.waited > 0.05:
                 # Another run changed the node while we waited: plan again from fresh facts.
-                have = nl.read()
+                have = _read(nl, paths)
+                result['warnings'] = [w for w in result['warnings'] if not w.startswith('a run before this one')]
                 plan, saved = _prepare(profile, params, want, have, paths, result)
             if plan.ops:
-                _apply(profile, params, want, nl, have, plan, netns, result)
+                _apply(profile, params, want, nl, have, plan, netns, paths, result)
             else:
+                persist.clear_inflight(paths)
                 result.update(after=result['before'], diff=diff_of(result['before'], result['before']))
             if saved is not None:
                 result['persist'] = {'changed_files': persist.install(saved, paths)}
@@ -249,7 +269,7 @@ def _converge(profile, params, want, nl, check_mode, netns, paths, result, start
     return result
 
 
-def _apply(profile, params, want, nl, have, plan, netns, result):
+def _apply(profile, params, want, nl, have, plan, netns, paths, result):
     """Apply the plan with a journal, verify, probe; keep the change, or roll it back (when the profile says so)."""
     probe_options = profile.probes(params)
     gateways = []
@@ -265,6 +285,7 @@ def _apply(profile, params, want, nl, have, plan, netns, result):
     failure = None
     timings = result.setdefault('timings', {})
     mark = time.monotonic()
+    persist.save_inflight(paths, in_flight(have))  # a kill from here on: the next run finds what went missing
     try:
         journal = execute(nl, have, plan.ops)
     except ApplyError as exc:
@@ -301,6 +322,7 @@ def _apply(profile, params, want, nl, have, plan, netns, result):
         done = journal.done()
         if len(done) != len(plan.ops):  # (never with a successful run; kept honest anyway)
             result.update(plan=[op.to_dict() for op in done], commands=[op.command() for op in done])
+        persist.clear_inflight(paths)
         return
     if not profile.rollback(params):
         current = nl.read()
@@ -308,6 +330,8 @@ def _apply(profile, params, want, nl, have, plan, netns, result):
         raise EngineError('%s (rollback disabled: the node is left as it is)' % failure, result)
     report = rollback(nl, journal, have)
     result['rollback'] = report
+    if report['restored'] and not have.get('interrupted'):
+        persist.clear_inflight(paths)  # back to the node it found; else the record stays for the next run
     current = nl.read()
     result['after'] = profile.view(params, current, want)
     result['changed'] = bool(facts.differences(have, current))

@@ -137,13 +137,38 @@ def apply_bond_options(bond, options):
         bond[key] = ticks[key] * miimon
 
 
+# The MAC of a bridge whose last port left (br_stp_if.c br_stp_recalculate_bridge_id(): with no port the lowest
+# port address is br_mac_zero, and the bridge takes it).  On such a bridge the kernel refuses a VLAN of its own with
+# EINVAL (br_vlan.c br_vlan_add() -> br_fdb.c fdb_add_local(): not is_valid_ether_addr()).  Observed on the test
+# guest's Debian 6.1.0-57 kernel (tests/integration/host/test_host_check_mode.py, PORTLESS_BRIDGE_TABLE).
+ZERO_MAC = '00:00:00:00:00:00'
+
+
+def mark_set_bridge_macs(state):
+    """Netlink does not say whether a link's MAC address was set (addr_assign_type), but a bridge shows it: one
+    whose address is not the lowest of its ports' was set (NET_ADDR_SET: the kernel keeps it), one with ZERO_MAC
+    was not; for a bridge without ports and another address it stays unknown (``mac_set`` None)."""
+    for name in state['bridges']:
+        link = state['links'].get(name)
+        if link is None or link.get('mac_set') is not None:
+            continue
+        ports = [state['links'][port].get('mac') for port in model.members(state, name)]
+        if link.get('mac') == ZERO_MAC:
+            link['mac_set'] = False
+        elif ports and None not in ports and link.get('mac'):
+            link['mac_set'] = link['mac'] != min(ports)
+
+
 def mac_derived(state, name):
     """``name`` re-derives its MAC unless one was set (a bond from its first slave or at random, a bridge from
-    its lowest port MAC): unknown to the model, and so is the MAC of the bridge it is a port of."""
+    its lowest port MAC): unknown to the model, and so is the MAC of the bridge it is a port of; a bridge left
+    without ports gets ZERO_MAC (when it is known that its MAC was not set: mark_set_bridge_macs())."""
     link = state['links'].get(name)
     if link is None or link.get('mac_set'):
         return
     link['mac'] = None
+    if name in state.get('bridges', {}) and not model.members(state, name) and link.get('mac_set') is False:
+        link['mac'] = ZERO_MAC
     if link.get('master') in state['bridges']:
         mac_derived(state, link['master'])
 

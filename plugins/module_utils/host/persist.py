@@ -71,6 +71,12 @@ class Paths:
     def lock_file(self):
         return self._join('run', 'lock', 'harvester-network.lock')
 
+    @property
+    def inflight_file(self):
+        """The addresses and routes of the node as a run found them, kept while that run writes (/run: a reboot,
+        which rebuilds the node from the saved state, forgets it)."""
+        return self._join('run', 'harvester-network', 'inflight.json')
+
 
 class LockTimeout(Exception):
     pass
@@ -175,6 +181,36 @@ def want_from_json(text):
     if want.get('vlan_bridges') is not None:
         want['vlan_bridges'] = set(want['vlan_bridges'])
     return want
+
+
+# --------------------------------------------------------------------------------------- a run in flight
+
+def save_inflight(paths, record):
+    """Before a run's first write: keep ``record`` (apply.in_flight(): the node's addresses and routes) where the
+    next run finds it if this one dies before it ends (SIGKILL, OOM, power to the process cut)."""
+    record = dict(record, pid=os.getpid(), started=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    write_atomic(paths.inflight_file, json.dumps(record, sort_keys=True))
+
+
+def load_inflight(paths):
+    """What an interrupted run kept (a dict), or None: no run was interrupted (or its record is unreadable)."""
+    data = read_bytes(paths.inflight_file)
+    if data is None:
+        return None
+    try:
+        record = json.loads(data.decode('utf-8'))
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def clear_inflight(paths):
+    """The run ended (converged, or rolled back to the node it found): nothing is in flight any more."""
+    try:
+        os.unlink(paths.inflight_file)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
 
 
 # --------------------------------------------------------------------------------------- the files

@@ -37,11 +37,18 @@ class Plan:
     def __init__(self, have):
         self.have = have
         self.state = model.clone(have)
+        kernel.mark_set_bridge_macs(self.state)
         self.ops = []
+        # VLAN tables of a bridge itself planned while it has no MAC address (kernel.ZERO_MAC): the kernel refuses
+        # them (make_plan() plans them before the bridge's last port leaves; validate.py refuses what remains).
+        self.refused = []
 
     def add(self, op):
         if op is None:
             return
+        if isinstance(op, O.SetVlans) and op.bridge_self and op.add and \
+                self.state['links'][op.link].get('mac') == kernel.ZERO_MAC:
+            self.refused.append(op)
         op.simulate(self.state)
         self.ops.append(op)
 
@@ -139,7 +146,9 @@ def bridge_mtu_target(have, want, name):
     return None
 
 
-def plan_links(plan, want):
+def plan_links(plan, want, early_tables=()):
+    """Phases 1-7.  ``early_tables``: bridges whose own VLAN table is set after the in-place changes and before
+    the releases, while a port still gives the bridge a MAC address (see make_plan())."""
     have = plan.have
     state = want['state']
     masters, deleted, conflicts, _released = model.membership(have, want)
@@ -216,6 +225,12 @@ def plan_links(plan, want):
                     changes['mac'] = mac
             if changes:
                 plan.add(O.SetLink(link=name, **changes))
+
+    if early_tables:
+        tables = wanted_tables(plan.state, want)
+        for name in sorted(early_tables):
+            if name in tables and name in plan.state['links']:
+                plan.add(O.vlan_table_ops(name, plan.state['vlans'].get(name, {}), tables[name], is_bridge=True))
 
     # Phase 4: releases (before anything joins its new master).
     for link in sorted(masters):
@@ -342,11 +357,12 @@ def wanted_table(state, port, spec, mode):
     return table
 
 
-def plan_vlans(plan, want):
+def wanted_tables(state, want):
+    """{port: the VLAN table the desired state asks for}, given the node ``state`` (ports of VLAN-filtering bridges
+    and bridges themselves)."""
     specs = want.get('vlans')
     if specs is None:
-        return
-    state = plan.state
+        return {}
     mode = want['state']
     scope = want.get('vlan_bridges')
     tables = {}
@@ -360,12 +376,25 @@ def plan_vlans(plan, want):
             for port in [bridge] + model.members(state, bridge):
                 if port not in tables:
                     tables[port] = model.default_vlan_table(state['bridges'][bridge]['default_pvid'])
+    return tables
+
+
+def plan_vlans(plan, want):
+    state = plan.state
+    tables = wanted_tables(state, want)
     for port in sorted(tables):
         plan.add(O.vlan_table_ops(port, state['vlans'].get(port, {}), tables[port],
                                   is_bridge=port in state['bridges']))
 
 
 # --------------------------------------------------------------------------- phase 9: addresses, routes
+
+def _interrupted(plan, section):
+    """What an interrupted run lost of ``section`` (apply.lost_in_flight(), set by the engine as
+    ``have['interrupted']``): planned as if the node still had it, so it comes back where the desired state wants
+    it (through the bridge, when a migration moves its link's addresses and routes)."""
+    return (plan.have.get('interrupted') or {}).get(section) or {}
+
 
 def _surviving(state, link):
     """A link that still exists after the structural phases and may carry addresses (not a bond slave)."""
@@ -380,6 +409,9 @@ def _address_targets(plan, want):
     # a link went down for a moment come back.
     current = dict((link, set(addresses)) for link, addresses in plan.have['addresses'].items()
                    if _surviving(state, link))
+    for link, addresses in _interrupted(plan, 'addresses').items():
+        if _surviving(state, link):
+            current.setdefault(link, set()).update(addresses)
     target = dict((link, set(addresses)) for link, addresses in current.items())
     specs = want.get('addresses')
     if specs is not None:
@@ -413,6 +445,9 @@ def _route_targets(plan, want):
     mode = want['state']
     current = dict((key, dict(route)) for key, route in plan.have['routes'].items()
                    if route.get('interface') is None or _surviving(state, route['interface']))
+    for key, route in _interrupted(plan, 'routes').items():
+        if key not in current and (route.get('interface') is None or _surviving(state, route['interface'])):
+            current[key] = dict(route)
     target = dict((key, dict(route)) for key, route in current.items())
     specs = want.get('routes')
     if specs is not None:
@@ -497,14 +532,28 @@ def plan_l3(plan, want):
                             metric=route['metric']))
     for _route, moved in moving:  # last: their gateways are reachable through the bridge by now
         plan.add(O.AddOtherRoute(route=moved))
+    moves = model.migrations(want)
+    for _text, route in sorted(_interrupted(plan, 'other_routes').items()):
+        route = model.moved_route(route, moves)
+        if all(_surviving(state, hop.get('interface')) for hop in route['nexthops'] if hop.get('interface')):
+            plan.add(O.AddOtherRoute(route=route))
 
 
 # --------------------------------------------------------------------------- entry points
 
 def make_plan(have, want):
     """Plan everything ``want`` asks for.  Returns a Plan (ops + predicted state)."""
+    plan = _plan(have, want, ())
+    if plan.refused:
+        # A bridge whose last port leaves in this run loses its MAC address, and with it the kernel's consent to
+        # VLANs of its own: set its table while a port is still there.
+        plan = _plan(have, want, set(op.link for op in plan.refused))
+    return plan
+
+
+def _plan(have, want, early_tables):
     plan = Plan(have)
-    plan_links(plan, want)
+    plan_links(plan, want, early_tables)
     plan_vlans(plan, want)
     plan_l3(plan, want)
     return plan

@@ -25,6 +25,7 @@ import ipaddress
 
 from ansible_collections.harvester.network.plugins.module_utils.host import model, vocabulary
 from ansible_collections.harvester.network.plugins.module_utils.host.field_errors import FieldError, FieldErrors
+from ansible_collections.harvester.network.plugins.module_utils.host.kernel import ZERO_MAC
 from ansible_collections.harvester.network.plugins.module_utils.host.plan import make_plan
 from ansible_collections.harvester.network.plugins.module_utils.host.vids import VidError, parse_vids
 
@@ -596,12 +597,26 @@ def check_other_routes(want, plan):
     errors.raise_if_any()
 
 
+def check_portless_bridge_tables(want, plan):
+    """VLANs of a bridge itself while it has no port and no MAC address of its own: the kernel refuses them
+    (kernel.ZERO_MAC; the planner already sets such a table before the bridge's last port leaves, so only a bridge
+    that has no port before this run and gets none in it is left)."""
+    errors = _Errors()
+    for op in plan.refused:
+        errors.add(want.get('vlan_fields', {}).get(op.link, 'vlans'),
+                   'the kernel refuses VLANs on the bridge %s itself while it has no port and no MAC address of its'
+                   ' own (%s: a bridge gets it when its last port leaves); give it a port in this task, or a MAC'
+                   ' address (its mac option)' % (op.link, ZERO_MAC))
+    errors.raise_if_any()
+
+
 def checked_plan(have, want):
     """The plan from ``have`` to ``want`` with every check around it: against the facts before planning, the
     planned end state and the routes the engine does not manage after.  Raises ValidationError (plan.PlanError
     only if validation missed something)."""
     check_against_facts(want, have)
     plan = make_plan(have, want)
+    check_portless_bridge_tables(want, plan)
     check_outcome(want, plan.state)
     check_other_routes(want, plan)
     return plan

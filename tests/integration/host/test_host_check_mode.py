@@ -9,7 +9,6 @@ configuration check mode refuses, the real run must refuse with the same message
 
 import subprocess
 
-import pytest
 from hypothesis import HealthCheck, Phase, assume, example as explicit, given, settings
 from hypothesis import strategies as st
 
@@ -37,12 +36,12 @@ DELETED_AGAIN = (
      'routes': [{'dst': '172.16.2.0/24', 'gateway': '10.2.0.254', 'interface': 'eth4', 'metric': 0}]})
 
 
-# KNOWN BUG (found by this test on 2026-12-06, not fixed): a replaced run that changes a bridge's default_pvid and
-# replaces that bridge's own VLAN table in the same run: check mode accepts it, the real run fails with EINVAL at
-# `bridge vlan del dev br1 vid 10 self` and rolls back exactly. The kernel model (kernel.py: the default PVID of the
-# bridge device itself) is wrong there. test_default_pvid_change_with_the_bridges_own_table_replaced keeps the pair
-# failing visibly (strict xfail: it fails the suite once the bug is fixed, so the exclusion below goes with it).
-PVID_GAP = (
+# Regression (found by this test on 2026-12-06): a replaced run that takes the last port (vm3) off br1 and states
+# br1's own VLAN table.  A bridge whose last port leaves gets the MAC address 00:00:00:00:00:00, and the kernel
+# refuses VLANs on the bridge itself then (EINVAL at `bridge vlan add dev br1 vid ... self`); check mode accepted it
+# and the real run failed and rolled back.  The planner now sets the bridge's own table while the port is still
+# there, and the kernel model knows the zero MAC (kernel.py ZERO_MAC).
+PORTLESS_BRIDGE_TABLE = (
     {'state': 'replaced', 'probes': {'enabled': False}, 'bonds': [],
      'bridges': [{'name': 'br0', 'vlan_filtering': True, 'default_pvid': 1, 'stp': True, 'promisc': False,
                   'uplink': 'eth3', 'ports': []},
@@ -65,17 +64,6 @@ PVID_GAP = (
                 'untagged': []}],
      'addresses': [{'interface': 'br0', 'address': '10.1.0.3/24'}],
      'routes': [{'dst': '172.16.1.0/24', 'gateway': '10.1.0.254', 'interface': 'br0', 'metric': 100}]})
-
-
-def pvid_gap(module, first, second):
-    """The known bug's shape (PVID_GAP): host_network changes a bridge's default_pvid and states that bridge's own
-    VLAN table in the same run."""
-    if module != 'host_network':
-        return False
-    before = dict((bridge['name'], bridge.get('default_pvid', 1)) for bridge in first.get('bridges') or [])
-    own = set(item['port'] for item in second.get('vlans') or [])
-    return any(bridge['name'] in own and bridge.get('default_pvid') is not None
-               and bridge['default_pvid'] != before.get(bridge['name'], 1) for bridge in second.get('bridges') or [])
 
 
 class Scratch:
@@ -165,7 +153,6 @@ def test_check_mode_predicts_real_runs(tmp_path):
     def example(first, second, module):
         params = to_module(module, second)
         assume(params is not None)  # the single-purpose module has nothing to take from this configuration
-        assume(not pvid_gap(module, first, second))  # the known bug, kept failing by its own test below
         with Scratch() as scratch:
             node = Node(scratch, None, tmp_path)
             counts['examples'] += 1
@@ -192,17 +179,30 @@ def test_check_mode_predicts_real_runs(tmp_path):
           ' run, %(changed)d changed, %(operations)d operations' % counts)
 
 
-@pytest.mark.xfail(strict=True, reason='KNOWN BUG: check mode accepts a default_pvid change with the bridge\'s own '
-                   'VLAN table replaced; the real run fails with EINVAL (kernel.py models the bridge\'s own PVID wrongly)')
-def test_default_pvid_change_with_the_bridges_own_table_replaced(tmp_path):
-    assert pvid_gap('host_network', *PVID_GAP)
+def test_bridge_losing_its_last_port_keeps_its_own_table_and_then_refuses_more(tmp_path):
+    """PORTLESS_BRIDGE_TABLE: check mode and the real run agree, the run succeeds, the witness sees br1 without a
+    MAC address and with the stated table.  Then, br1 having no port, a VLAN more on br1 itself is refused by
+    both with the same message naming the field, and the node does not change."""
     counts = {'refused': 0}
     with Scratch() as scratch:
         node = Node(scratch, None, tmp_path)
-        assert check_then_real(node, 'host_network', PVID_GAP[0], counts) != (None, None)
-        predicted, real = check_then_real(node, 'host_network', PVID_GAP[1], counts)
-        assert real is not None and real.get('plan', []) == predicted.get('plan', [])
-        assert witnessed('host_network', PVID_GAP[1], predicted.get('after'), witness.settled(scratch.name)) == []
+        assert check_then_real(node, 'host_network', PORTLESS_BRIDGE_TABLE[0], counts) != (None, None)
+        predicted, real = check_then_real(node, 'host_network', PORTLESS_BRIDGE_TABLE[1], counts)
+        assert real is not None and real['changed'] and real.get('plan', []) == predicted.get('plan', [])
+        assert unknown_free(predicted.get('after'), real.get('after')), (predicted.get('after'), real.get('after'))
+        seen = witness.settled(scratch.name)
+        assert witnessed('host_network', PORTLESS_BRIDGE_TABLE[1], predicted.get('after'), seen) == []
+        assert node.run('host_network', PORTLESS_BRIDGE_TABLE[1])['changed'] is False
+        assert seen['links']['br1']['mac'] == '00:00:00:00:00:00' and seen['links']['br1'].get('master') is None
+        table = dict((vid, []) for vid in (398, 1156, 1458, 1938, 2027, 4093))
+        table[200] = ['PVID']
+        assert seen['vlans']['br1'] == table, seen['vlans']['br1']
+        more = {'state': 'merged', 'probes': {'enabled': False},
+                'vlans': [{'port': 'br1', 'bridge': 'br1', 'vids': ['500']}]}
+        message = str(node.fail('host_network', more, check=True))
+        assert str(node.fail('host_network', more)) == message
+        assert message.startswith('vlans[0]: the kernel refuses VLANs on the bridge br1 itself'), message
+        assert witness.differences(seen, witness.snapshot(scratch.name)) == []
 
 
 def to_module(module, params):
