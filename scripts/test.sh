@@ -7,7 +7,8 @@
 #   host       host integration tests against a real kernel with bonding/802.1Q/VLAN filtering (natively when the
 #              running kernel has them, otherwise in ONE QEMU guest with Debian's kernel), after the bed's selftest
 #              (`python -m testbeds.kernel selftest`: exit codes come back, timeouts fire), then one more guest boot
-#              for persistence across a real reboot (tests/integration/host/second_boot.py)
+#              for persistence across a real reboot (tests/integration/host/second_boot.py); the files in HOST_B
+#              (default: the playbook test) run in a second guest session, "host-b", in the bed stream (below)
 #   roles      the roles and playbooks on the lab's bed (molecule converge/verify, ansible-runner, pxe_post_install,
 #              DHCP across the trunk, bad variables, teardown, legacy migration): controller natively, nodes where
 #              the kernel is (tests/integration/roles/conftest.py, lab/bed.py)
@@ -30,6 +31,9 @@ PHASES=${TEST_PHASES:-sanity unit ecosystem cluster host roles lab}
 PARALLEL=${TEST_PARALLEL:-1}
 KERNEL_STREAMS=${TEST_KERNEL_STREAMS:-2}
 HOST_TIMEOUT=${HOST_TEST_TIMEOUT:-2400}
+# Host test files run in a second guest session of their own ("host-b", part of the host phase), so that the two
+# kernel streams end about together: the bed stream (roles, lab) is the shorter one.
+HOST_B=${TEST_HOST_B:-tests/integration/host/test_host_playbook.py}
 OUT=tests/output
 RESULTS=$OUT/phases.txt
 cd "$REPO" || exit 2
@@ -62,11 +66,16 @@ phase() {
     cluster) run_phase cluster "${PYTEST[@]}" tests/integration/cluster --junitxml=$OUT/junit/cluster.xml ;;
     host) run_phase host-selftest "$VENV/bin/python" -m testbeds.kernel selftest --auto \
             --junitxml $OUT/junit/host-selftest.xml
+          # shellcheck disable=SC2046,SC2086  # one --ignore per file of the second session
           run_phase host "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw $OUT -- \
-            "${PYTEST[@]}" tests/integration/host --junitxml=$OUT/junit/host.xml
+            "${PYTEST[@]}" tests/integration/host $(printf -- '--ignore=%s ' $HOST_B) --junitxml=$OUT/junit/host.xml
           # persist across a real second boot: a fresh guest on the folder the session above saved a node into
           run_phase host-reboot "$VENV/bin/python" -m testbeds.kernel run --timeout 900 --rw $OUT -- \
             "${PYTEST[@]}" tests/integration/host/second_boot.py --junitxml=$OUT/junit/host-reboot.xml ;;
+    # the host tests' second guest session (HOST_B): in the bed stream when there is one, else after the host phase
+    host-b) # shellcheck disable=SC2086
+            run_phase host-b "$VENV/bin/python" -m testbeds.kernel run --timeout "$HOST_TIMEOUT" --rw $OUT -- \
+              "${PYTEST[@]}" $HOST_B --junitxml=$OUT/junit/host-b.xml ;;
     roles) run_phase roles "${PYTEST[@]}" tests/integration/roles --junitxml=$OUT/junit/roles.xml ;;
     lab) run_phase lab "${PYTEST[@]}" tests/integration/lab --junitxml=$OUT/junit/lab.xml ;;
     *) echo "test.sh: unknown phase '$1' (known: sanity unit ecosystem cluster host roles lab)" >&2
@@ -82,6 +91,9 @@ for name in $PHASES; do
     *) native+=("$name") ;;
   esac
 done
+case " $PHASES " in
+  *" host "*) if [ "$PARALLEL" = 1 ] && [ ${#bed[@]} -gt 0 ]; then bed+=(host-b); else host+=(host-b); fi ;;
+esac
 stream() { local name; for name in "$@"; do phase "$name"; done; }
 if [ "$PARALLEL" = 1 ]; then
   # the first stream with phases runs in the foreground, the others in the background with a log each
@@ -104,7 +116,7 @@ if [ "$PARALLEL" = 1 ]; then
     cat "${logs[$i]}"
   done
 else
-  for name in $PHASES; do phase "$name"; done
+  for name in $PHASES; do phase "$name"; [ "$name" != host ] || phase host-b; done
 fi
 
 step "summary after $(( $(date +%s) - started ))s (load average $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 # ``<phase>.xml``.  ansible-test writes one file per sanity test.
 PHASE_FILES = {
     'sanity': ['ansible-test-sanity-*.xml'],
-    'host': ['host-selftest.xml', 'host.xml', 'host-reboot.xml'],
+    'host': ['host-selftest.xml', 'host.xml', 'host-b.xml', 'host-reboot.xml'],
 }
 
 

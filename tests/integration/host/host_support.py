@@ -11,6 +11,7 @@ import os
 import sys
 
 import witness
+from conftest import make_veth
 
 from ansible_collections.harvester.network.plugins.module_utils.host import engine, facts
 from ansible_collections.harvester.network.plugins.module_utils.host.persist import Paths
@@ -135,10 +136,18 @@ def make_node(make_netns, veth, tmp_path, nics=('eth1', 'eth2', 'eth3', 'eth4'),
     other end, ``<port>p``, stays in the node, down), like a VM's host-side veth before the CNI attaches it."""
     ns = make_netns('node')
     switch = make_netns('sw')
-    for nic in nics:
-        veth(ns, nic, switch, 'sw-%s' % nic)
-    for port in vm_ports:
-        ns.ip('link', 'add', port, 'type', 'veth', 'peer', 'name', '%sp' % port)
+    if veth is not make_veth:  # a test's own cabling
+        for nic in nics:
+            veth(ns, nic, switch, 'sw-%s' % nic)
+        nics = ()
+    # One ip process a namespace (each costs 0.1-0.3 s under emulation), the same links as make_veth makes.
+    batch = ['link add %s type veth peer name sw-%s netns %s\nlink set %s up' % (nic, nic, switch.name, nic)
+             for nic in nics]
+    batch += ['link add %s type veth peer name %sp' % (port, port) for port in vm_ports]
+    if batch:
+        ns.batch('\n'.join(batch) + '\n')
+    if nics:
+        switch.batch(''.join('link set sw-%s up\n' % nic for nic in nics))
     return Node(ns, switch, tmp_path)
 
 

@@ -4,8 +4,10 @@ VLAN-filtering bridge over netlink (pyroute2), and VLAN isolation on the exact M
 
 import json
 import os
+import signal
 import socket
 import subprocess
+import time
 
 BRIDGE_VLAN_INFO_PVID = 0x2
 BRIDGE_VLAN_INFO_UNTAGGED = 0x4
@@ -187,3 +189,17 @@ def test_netns_fixture_isolates_and_cleans_up(make_netns, tmp_path):
     assert not os.path.exists(second.path)
     listed = subprocess.run(['ip', 'netns', 'list'], check=True, timeout=60, capture_output=True, text=True).stdout
     assert second.name not in listed.split() and first.name in listed.split()
+
+    # pids() and destroy() do what `ip netns pids` and `ip netns delete` do, without starting ip: iproute2 agrees
+    sleeper = subprocess.Popen(['ip', 'netns', 'exec', first.name, 'sleep', '600'])  # pylint: disable=consider-using-with
+    for _attempt in range(100):
+        shown = subprocess.run(['ip', 'netns', 'pids', first.name], check=True, timeout=60, capture_output=True,
+                               text=True).stdout.split()
+        if shown:
+            break
+        time.sleep(0.1)
+    assert sorted(first.pids()) == sorted(int(pid) for pid in shown) == [sleeper.pid]
+    first.destroy()
+    assert sleeper.wait(timeout=60) == -signal.SIGKILL
+    listed = subprocess.run(['ip', 'netns', 'list'], check=True, timeout=60, capture_output=True, text=True).stdout
+    assert first.name not in listed.split() and not os.path.exists(first.path)

@@ -1,12 +1,17 @@
 """The independent witness: what a network namespace holds, read only with iproute2's JSON output and sysfs.
 
 It never imports the collection: a bug in the engine's netlink reader (``netlink.py``) cannot hide itself from a
-test that compares snapshots taken here.  One ``ip netns exec NS sh -c ...`` process per snapshot runs
+test that compares snapshots taken here.  A snapshot is three processes, started together (each started program
+costs 0.1-0.2 s under QEMU's emulation, more than what it reads; the guest has two vCPUs):
 
-    ip -j -d link show; ip -j addr show; ip -j route show table all; ip -j -6 route show table all;
-    bridge -c -j vlan show; grep -r . /sys/class/net/*/bonding/ /sys/class/net/*/bridge/
+    ip -n NS -j -d -batch -    with   link show / addr show / route show table all   (IPv4 and IPv6 routes)
+    bridge -n NS -c -j vlan show
+    ip netns exec NS busybox sh -c 'grep -rs . /sys/class/net/*/bonding/ /sys/class/net/*/bridge/'
 
-(``ip netns exec`` mounts the namespace's own sysfs, so /sys/class/net is the namespace's).
+(``ip netns exec`` mounts the namespace's own sysfs, so /sys/class/net is the namespace's; busybox is static, so
+its shell and grep cost one cheap start instead of a dynamic sh and grep; plain ``sh`` where there is none).
+``-d`` prints every route's defaults (type unicast, table main, protocol boot, scope global), which plain
+``ip -j route`` leaves out: they are dropped again, so a route reads the same as in ``ip -j route show`` output.
 
 ``snapshot(ns)`` returns a plain dict::
 
@@ -27,13 +32,15 @@ path; ``config_differences(config, snap)`` checks a configuration in the shape h
 import copy
 import ipaddress
 import json
+import shutil
 import subprocess
 import time
 
-SEPARATOR = '@@witness@@'
-_SCRIPT = ('ip -j -d link show; echo {s}; ip -j addr show; echo {s}; ip -j route show table all; echo {s}; '
-           'ip -j -6 route show table all; echo {s}; bridge -c -j vlan show; echo {s}; '
-           'grep -rs . /sys/class/net/*/bonding/ /sys/class/net/*/bridge/; true').format(s=SEPARATOR)
+_BATCH = 'link show\naddr show\nroute show table all\n'
+_SYSFS = 'grep -rs . /sys/class/net/*/bonding/ /sys/class/net/*/bridge/; true'
+_SHELL = ['busybox', 'sh'] if shutil.which('busybox') else ['sh']
+# What ``ip -d route`` prints that plain ``ip route`` leaves out, being the default (iproute2 ip/iproute.c).
+_ROUTE_DEFAULTS = {'type': 'unicast', 'table': 'main', 'protocol': 'boot', 'scope': 'global'}
 # Values that change by themselves (timers, counters, LACP negotiation with a partner that never answers).
 _VOLATILE = ('timer', 'link_failure', 'ad_partner', 'ad_aggregator', 'ad_num_ports', 'ad_actor_oper',
              'ad_partner_oper', 'gso_', 'gro_', 'tso_', 'stats', 'num_tx_queues', 'num_rx_queues',
@@ -67,21 +74,54 @@ def _plain(data):
     return data
 
 
+def _json_values(text):
+    """The JSON documents ``ip -j -batch`` prints one after the other."""
+    decoder, values, at = json.JSONDecoder(), [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return values
+        value, at = decoder.raw_decode(text, at)
+        values.append(value)
+
+
 def raw(ns_name=None):
-    """The six outputs of one witness process, as text (``ns_name`` None: the caller's namespace)."""
-    argv = ['sh', '-c', _SCRIPT]
-    if ns_name:
-        argv = ['ip', 'netns', 'exec', ns_name] + argv
-    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False,
-                            timeout=120)
-    parts = result.stdout.split(SEPARATOR + '\n')
-    if len(parts) != 6:
-        raise AssertionError('witness: unexpected output (%d parts): %s' % (len(parts), result.stderr))
-    return parts
+    """The outputs of one witness read, as text: [links, addresses, routes, '[]' (IPv6 routes: in the routes of
+    ``table all``), VLANs, sysfs] (``ns_name`` None: the caller's namespace)."""
+    parts = _read(ns_name)
+    return [json.dumps(part) for part in parts[:3]] + parts[3:]
+
+
+def _read(ns_name):
+    """``raw()`` with the ``ip -batch`` outputs already decoded (lists), as ``parse()`` takes them too."""
+    netns = ['-n', ns_name] if ns_name else []
+    enter = ['ip', 'netns', 'exec', ns_name] if ns_name else []
+    argvs = (['ip'] + netns + ['-j', '-d', '-batch', '-'], ['bridge'] + netns + ['-c', '-j', 'vlan', 'show'],
+             enter + _SHELL + ['-c', _SYSFS])
+    procs = [subprocess.Popen(argv, stdin=subprocess.PIPE if index == 0 else subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for index, argv in enumerate(argvs)]
+    outputs = []
+    try:
+        for index, proc in enumerate(procs):
+            out, err = proc.communicate(_BATCH if index == 0 else None, timeout=120)
+            if proc.returncode and index < 2:
+                raise AssertionError('witness: %s failed (%d): %s' % (' '.join(argvs[index]), proc.returncode, err))
+            outputs.append(out)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    documents = _json_values(outputs[0])
+    if len(documents) != 3:
+        raise AssertionError('witness: ip -batch printed %d JSON documents, not 3' % len(documents))
+    return documents + ['[]', outputs[1], outputs[2]]
 
 
 def _route_text(route):
-    route = _plain(route)
+    route = dict((key, value) for key, value in _plain(route).items() if _ROUTE_DEFAULTS.get(key) != value)
     family = 'inet6' if ':' in (route.get('dst', '') + route.get('gateway', '') + route.get('prefsrc', '')) else 'inet'
 
     route.pop('expires', None)
@@ -94,11 +134,15 @@ def _route_text(route):
     return text
 
 
+def _loaded(part):
+    return json.loads(part or '[]') if isinstance(part, str) else part
+
+
 def parse(parts):
-    """The snapshot dict of ``raw()``'s output."""
+    """The snapshot dict of ``raw()``'s output (its JSON parts as text or decoded)."""
     links_json, addr_json, route4_json, route6_json, vlan_json, sysfs_text = parts
     snap = {'links': {}, 'addresses': {}, 'routes': [], 'vlans': {}, 'sysfs': {}, 'topology_change': []}
-    for item in json.loads(links_json or '[]'):
+    for item in _loaded(links_json):
         info = item.get('linkinfo') or {}
         link = dict((key, item.get(key)) for key in _LINK_KEYS if key in item)
         link.update(kind=info.get('info_kind'), slave_kind=info.get('info_slave_kind'),
@@ -109,7 +153,7 @@ def parse(parts):
         snap['links'][item['ifname']] = link
         if (info.get('info_data') or {}).get('topology_change'):
             snap['topology_change'].append(item['ifname'])
-    for item in json.loads(addr_json or '[]'):
+    for item in _loaded(addr_json):
         entries = []
         for addr in item.get('addr_info') or []:
             flags = sorted(key for key in ('secondary', 'noprefixroute', 'dynamic', 'permanent', 'deprecated',
@@ -119,7 +163,7 @@ def parse(parts):
         snap['addresses'][item['ifname']] = sorted(entries)
     # ``table all`` without -6 lists IPv6 routes too (iproute2 6.1): one set of both outputs.
     snap['routes'] = sorted(set(_route_text(route) for text in (route4_json, route6_json)
-                                for route in json.loads(text or '[]')))
+                                for route in _loaded(text)))
     for item in json.loads(vlan_json or '[]'):
         table = {}
         for entry in item.get('vlans') or []:
@@ -140,8 +184,9 @@ def snapshot(ns_name=None, settle=5.0):
     in duplicate address detection (its local route only appears after it; waits up to ``settle`` seconds)."""
     deadline = time.monotonic() + settle
     while True:
-        parts = raw(ns_name)
-        if '"tentative":true' not in parts[1].replace(' ', '') or time.monotonic() > deadline:
+        parts = _read(ns_name)
+        tentative = any(address.get('tentative') for item in parts[1] for address in item.get('addr_info') or ())
+        if not tentative or time.monotonic() > deadline:
             return parse(parts)
         time.sleep(0.2)
 
