@@ -120,8 +120,10 @@ def _read(ns_name):
     return documents + ['[]', outputs[1], outputs[2]]
 
 
-def _route_text(route):
+def _route_text(route, monitored=()):
     route = dict((key, value) for key, value in _plain(route).items() if _ROUTE_DEFAULTS.get(key) != value)
+    if route.get('dev') in monitored and route.get('flags'):
+        route['flags'] = [flag for flag in route['flags'] if flag != 'linkdown']
     family = 'inet6' if ':' in (route.get('dst', '') + route.get('gateway', '') + route.get('prefsrc', '')) else 'inet'
 
     route.pop('expires', None)
@@ -132,6 +134,36 @@ def _route_text(route):
     if nexthops:
         text += ' nexthops=%s' % ','.join(sorted(json.dumps(_plain(hop), sort_keys=True) for hop in nexthops))
     return text
+
+
+# What a link's carrier shows: the kernel's verdict, which for a bond under ARP monitoring follows the monitor.
+_CARRIER_FLAGS = ('LOWER_UP', 'NO-CARRIER')
+
+
+def _forget_monitor_carrier(snap):
+    """Leave out the carrier of links whose carrier is the ARP monitor's verdict, not configuration: a bond with
+    ``arp_interval`` set whose targets never answer (the tests' switch has no host at them) loses and regains its
+    carrier on the monitor's ticks (bond_main.c, bond_ab_arp_inspect/bond_loadbalance_arp_mon), and so do the links
+    whose carrier follows it: the bridge it is a port of (a bridge has carrier while a port forwards) and VLAN links
+    on top of either.  Their flags lose LOWER_UP/NO-CARRIER, their operstate is left out, and their routes lose the
+    ``linkdown`` flag (``snap['carrier_follows_monitor']`` names them)."""
+    links = snap['links']
+    follows = set(name for name, link in links.items()
+                  if link.get('kind') == 'bond' and (link.get('info') or {}).get('arp_interval'))
+    grown = True
+    while grown:
+        grown = False
+        for name, link in links.items():
+            if name not in follows and (link.get('link') in follows
+                                        or any(port in follows and other.get('master') == name
+                                               for port, other in links.items())):
+                follows.add(name)
+                grown = True
+    for name in follows:
+        link = links[name]
+        link['flags'] = [flag for flag in link['flags'] if flag not in _CARRIER_FLAGS]
+        link.pop('operstate', None)
+    snap['carrier_follows_monitor'] = sorted(follows)
 
 
 def _loaded(part):
@@ -153,6 +185,7 @@ def parse(parts):
         snap['links'][item['ifname']] = link
         if (info.get('info_data') or {}).get('topology_change'):
             snap['topology_change'].append(item['ifname'])
+    _forget_monitor_carrier(snap)
     for item in _loaded(addr_json):
         entries = []
         for addr in item.get('addr_info') or []:
@@ -162,8 +195,8 @@ def parse(parts):
                                                     addr.get('scope'), ''.join(' ' + flag for flag in flags)))
         snap['addresses'][item['ifname']] = sorted(entries)
     # ``table all`` without -6 lists IPv6 routes too (iproute2 6.1): one set of both outputs.
-    snap['routes'] = sorted(set(_route_text(route) for text in (route4_json, route6_json)
-                                for route in _loaded(text)))
+    snap['routes'] = sorted(set(_route_text(route, snap['carrier_follows_monitor'])
+                                for text in (route4_json, route6_json) for route in _loaded(text)))
     for item in json.loads(vlan_json or '[]'):
         table = {}
         for entry in item.get('vlans') or []:
