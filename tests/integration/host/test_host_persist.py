@@ -57,6 +57,17 @@ def test_persist_and_boot_apply(node):
         records[0]['plan']
 
 
+def lock_file_descriptors(path):
+    """How many descriptors of this process are open on ``path`` (read from /proc, not from the lock)."""
+    count = 0
+    for name in os.listdir('/proc/self/fd'):
+        try:
+            count += os.readlink('/proc/self/fd/' + name) == os.path.realpath(path)
+        except OSError:
+            pass
+    return count
+
+
 def test_lock_serialises_runs(node):
     # A run that cannot get the lock in time says who holds it.
     with persist.Lock(node.paths.lock_file, 1):
@@ -77,7 +88,13 @@ def test_lock_serialises_runs(node):
     threads = [threading.Thread(target=worker, args=(label, delay)) for label, delay in (('a', 0), ('b', 0.2))]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)
+    # Release only once both runs are seen waiting (each has the lock file open: this process then holds three
+    # descriptors of it), then 0.6 s more; a fixed sleep let a run slowed by a loaded machine reach the lock late.
+    deadline = time.monotonic() + 120
+    while lock_file_descriptors(node.paths.lock_file) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lock_file_descriptors(node.paths.lock_file) == 3, 'the two runs never both waited for the lock'
+    time.sleep(0.6)
     hold.__exit__(None, None, None)
     for thread in threads:
         thread.join(120)
