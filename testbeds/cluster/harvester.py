@@ -43,16 +43,15 @@ import urllib.parse
 
 from testbeds.cluster import harvester_lb as lb_rules
 from testbeds.cluster import harvester_settings as settings_rules
-from testbeds.cluster.harvester_agent import VS_PATH, AgentStandIn
+# The group, its API path and the cluster-network label: one definition, in the agent stand-in this module drives.
+from testbeds.cluster.harvester_agent import GROUP, HN_PATH, KEY_CN, VS_PATH, AgentStandIn
 from testbeds.cluster.harvester_settings import Refusal
 from testbeds.cluster.controlplane import Rest, free_port, read_state
 from testbeds.cluster.pki import Pki
 
 UPSTREAM = 'harvester/network-controller-harvester@2e5cbea3'
 FIELD_MANAGER = 'network-controller'
-GROUP = 'network.harvesterhci.io'
 NAD_PATH = '/apis/k8s.cni.cncf.io/v1'
-HN_PATH = '/apis/network.harvesterhci.io/v1beta1'
 KV_PATH = '/apis/kubevirt.io/v1'
 # pkg/controller/manager/{nad,clusternetwork,vlanconfig}/controller.go: ControllerName; wrangler's OnRemove finalizer
 NAD_FINALIZER = 'wrangler.cattle.io/harvester-network-manager-nad-controller'
@@ -62,7 +61,6 @@ DEPRECATED_NAD_FINALIZER = 'wrangler.cattle.io/harvester-network-nad-controller'
 # pkg/utils/labels.go
 KEY_TYPE = GROUP + '/type'
 KEY_VLAN = GROUP + '/vlan-id'
-KEY_CN = GROUP + '/clusternetwork'
 KEY_READY = GROUP + '/ready'
 KEY_ROUTE = GROUP + '/route'
 KEY_UPLINK_MTU = GROUP + '/uplink-mtu'

@@ -76,6 +76,22 @@ def _route_options():
     )
 
 
+def _network_options(name, namespace, network_type):
+    """The options of one VLAN network, at the top of vlan_network and in each ``networks`` item: the same fields,
+    with the name/namespace specs and the network_type extras (its default at the top) given."""
+    return dict(
+        name=name,
+        namespace=namespace,
+        network_type=dict(type='str', choices=['vlan', 'untagged', 'trunk', 'overlay'], **network_type),
+        vlan_id=dict(type='int'),
+        vlan_trunk=_vlan_trunk_options(),
+        mtu=dict(type='int'),
+        preserve_default_vlan=dict(type='bool'),
+        route=dict(type='dict', options=_route_options()),
+        description=dict(type='str'),
+    )
+
+
 class ModuleSpec(object):
     """One cluster module's options and AnsibleModule constraints. ``writes``: adds ``force_conflicts``;
     ``generation``: adds ``api_generation``."""
@@ -117,27 +133,11 @@ MODULES = {
     ), generation=True, required_if=[('state', 'present', ['nics'])]),
 
     'vlan_network': ModuleSpec(dict(
-        name=dict(type='str'),
-        namespace=dict(type='str', default='default'),
+        _network_options(name=dict(type='str'), namespace=dict(type='str', default='default'),
+                         network_type=dict(default='vlan')),
         cluster_network=dict(type='str'),
-        network_type=dict(type='str', choices=['vlan', 'untagged', 'trunk', 'overlay'], default='vlan'),
-        vlan_id=dict(type='int'),
-        vlan_trunk=_vlan_trunk_options(),
-        mtu=dict(type='int'),
-        preserve_default_vlan=dict(type='bool'),
-        route=dict(type='dict', options=_route_options()),
-        description=dict(type='str'),
-        networks=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str', required=True),
-            namespace=dict(type='str'),
-            network_type=dict(type='str', choices=['vlan', 'untagged', 'trunk', 'overlay']),
-            vlan_id=dict(type='int'),
-            vlan_trunk=_vlan_trunk_options(),
-            mtu=dict(type='int'),
-            preserve_default_vlan=dict(type='bool'),
-            route=dict(type='dict', options=_route_options()),
-            description=dict(type='str'),
-        )),
+        networks=dict(type='list', elements='dict', options=_network_options(
+            name=dict(type='str', required=True), namespace=dict(type='str'), network_type={})),
         prune=dict(type='bool', default=False),
         allow_duplicate_vids=dict(type='bool', default=False),
         state=_state('present', 'absent'),
