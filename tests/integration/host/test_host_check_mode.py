@@ -67,16 +67,18 @@ PORTLESS_BRIDGE_TABLE = (
 
 
 class Scratch:
-    """A throw-away namespace per example (the fixtures' namespaces live for the whole test)."""
+    """A throw-away namespace per example (the fixtures' namespaces live for the whole test), with the witness's
+    readers kept running for the example's reads (``witness.Reader``)."""
 
     counter = 0
 
     def __init__(self):
         Scratch.counter += 1
         self.name = 'hn-cm-%d' % Scratch.counter
+        self.reader = None
 
-    def ip(self, *args, check_rc=True):
-        result = subprocess.run(['ip', '-netns', self.name] + list(args), stdout=subprocess.PIPE,
+    def ip(self, *args, check_rc=True, input_text=None):
+        result = subprocess.run(['ip', '-netns', self.name] + list(args), stdout=subprocess.PIPE, input=input_text,
                                 stderr=subprocess.PIPE, text=True, check=False)
         if check_rc and result.returncode:
             raise AssertionError('ip %s: %s' % (' '.join(args), result.stderr))
@@ -91,12 +93,21 @@ class Scratch:
         for port in VM_PORTS:
             batch.append('link add %s type veth peer name %sp' % (port, port))
         subprocess.run(['ip', '-netns', self.name, '-batch', '-'], input='\n'.join(batch), text=True, check=True)
+        self.reader = witness.Reader(self.name)
         return self
+
+    def settled(self):
+        return witness.settled(self.name, reader=self.reader)
+
+    def snapshot(self):
+        return witness.snapshot(self.name, reader=self.reader)
 
     def enter(self):
         return enter_netns(self.name)
 
     def __exit__(self, *exc):
+        if self.reader:
+            self.reader.close()
         subprocess.run(['ip', 'netns', 'del', self.name], check=False)
 
 
@@ -165,11 +176,11 @@ def test_check_mode_predicts_real_runs(tmp_path):
             assert real.get('plan', []) == predicted.get('plan', []), 'check mode planned differently'
             assert not [w for w in real['warnings'] if 'predicted' in w], real['warnings']
             assert unknown_free(predicted.get('after'), real.get('after')), (predicted.get('after'), real.get('after'))
-            seen = witness.settled(scratch.name)
+            seen = scratch.settled()
             assert witnessed(module, params, predicted.get('after'), seen) == []
             again = node.run(module, params)
             assert again['changed'] is False, again.get('commands')
-            assert witness.differences(seen, witness.snapshot(scratch.name)) == []
+            assert witness.differences(seen, scratch.snapshot()) == []
             counts['changed'] += bool(real['changed'])
             counts['operations'] += len(real.get('plan', []))
 
@@ -190,7 +201,7 @@ def test_bridge_losing_its_last_port_keeps_its_own_table_and_then_refuses_more(t
         predicted, real = check_then_real(node, 'host_network', PORTLESS_BRIDGE_TABLE[1], counts)
         assert real is not None and real['changed'] and real.get('plan', []) == predicted.get('plan', [])
         assert unknown_free(predicted.get('after'), real.get('after')), (predicted.get('after'), real.get('after'))
-        seen = witness.settled(scratch.name)
+        seen = scratch.settled()
         assert witnessed('host_network', PORTLESS_BRIDGE_TABLE[1], predicted.get('after'), seen) == []
         assert node.run('host_network', PORTLESS_BRIDGE_TABLE[1])['changed'] is False
         assert seen['links']['br1']['mac'] == '00:00:00:00:00:00' and seen['links']['br1'].get('master') is None
@@ -202,7 +213,40 @@ def test_bridge_losing_its_last_port_keeps_its_own_table_and_then_refuses_more(t
         message = str(node.fail('host_network', more, check=True))
         assert str(node.fail('host_network', more)) == message
         assert message.startswith('vlans[0]: the kernel refuses VLANs on the bridge br1 itself'), message
-        assert witness.differences(seen, witness.snapshot(scratch.name)) == []
+        assert witness.differences(seen, scratch.snapshot()) == []
+
+
+# Changes made with iproute2 (not the engine) for the Reader test: links made, enslaved, renamed (while a master
+# and a route refer to them), deleted and made again under the same name with another kind.
+READER_STEPS = (
+    'link add bo0 type bond mode active-backup miimon 100\nlink set eth1 down\nlink set eth1 master bo0\n'
+    'link set bo0 up',
+    'link add br0 type bridge vlan_filtering 1\nlink set bo0 master br0\nlink set vm1 master br0\nlink set br0 up\n'
+    'addr add 10.1.0.2/24 dev br0\nroute add 172.16.0.0/16 via 10.1.0.254 dev br0',
+    'link set br0 down\nlink set br0 name brx\nlink set brx up',
+    'link del bo0\nlink del brx\nlink add bo0 type bridge\nlink set eth2 master bo0\nlink set bo0 up',
+)
+
+
+def test_reader_reads_what_a_fresh_read_reads():
+    """A Reader kept running over changes returns what one-shot reads (three new processes) return: after each
+    step, its snapshot equals one taken by new processes just before or just after it (the node may still change
+    by itself between reads: a carrier coming up, IPv6 link-local addressing)."""
+    with Scratch() as scratch:
+        for step in ('',) + READER_STEPS:
+            if step:
+                scratch.ip('-batch', '-', input_text=step + '\n')
+            for _attempt in range(5):
+                before = witness.snapshot(scratch.name)
+                kept = scratch.snapshot()
+                after = witness.snapshot(scratch.name)
+                if kept in (before, after):
+                    break
+            assert witness.differences(before, kept) == [] or witness.differences(kept, after) == [], \
+                (step, witness.differences(before, kept), witness.differences(kept, after))
+        assert 'bo0' in kept['links'] and kept['links']['bo0']['kind'] == 'bridge' and 'brx' not in kept['links']
+        assert kept['links']['eth2']['master'] == 'bo0' and kept['links']['eth1'].get('master') is None
+        assert scratch.reader.restarts == 1  # the rename of br0: the names ip and bridge had cached were stale
 
 
 def to_module(module, params):

@@ -76,6 +76,7 @@ class FaultNode(Node):
 
     def __init__(self, make_netns, scratch):
         self._make = make_netns
+        self.reader = None
         Node.__init__(self, None, None, scratch)
         self.build()
 
@@ -92,17 +93,27 @@ class FaultNode(Node):
         for number, port in enumerate(('vm1', 'vm2'), 1):
             batch.append('link add %s address 02:00:00:00:0b:%02x type veth peer name %sp address 02:00:00:00:0c:%02x'
                          % (port, number, port, number))
-        self.ns.run(['ip', '-batch', '-'], input='\n'.join(batch) + '\n' + START)
-        self.switch.run(['ip', '-batch', '-'], input=''.join('link set sw-%s up\n' % nic for nic in NICS)
-                        + 'addr add 192.168.122.1/24 dev sw-eth3\n')
+        self.ns.batch('\n'.join(batch) + '\n' + START)
+        self.switch.batch(''.join('link set sw-%s up\n' % nic for nic in NICS)
+                          + 'addr add 192.168.122.1/24 dev sw-eth3\n')
+        self.reader = witness.Reader(self.ns.name)  # the witness's readers for this build's reads
+
+    def close(self):
+        if self.reader:
+            self.reader.close()
+            self.reader = None
 
     def rebuild(self):
+        self.close()
         self.ns.destroy()
         self.switch.destroy()
         self.build()
 
     def snapshot(self):
-        return witness.snapshot(self.ns.name)
+        return witness.snapshot(self.ns.name, reader=self.reader)
+
+    def settled(self):
+        return witness.settled(self.ns.name, reader=self.reader)
 
     def module_process(self, at, victim):
         """Start a module process in the node's namespace with the seam armed (see DRIVER); returns the Popen."""
@@ -129,7 +140,9 @@ class FaultNode(Node):
 @pytest.fixture
 def node(make_netns, tmp_path):
     FAULTS.reset()
-    yield FaultNode(make_netns, tmp_path)
+    built = FaultNode(make_netns, tmp_path)
+    yield built
+    built.close()
     FAULTS.reset()
 
 
@@ -198,7 +211,7 @@ def repaired_node(node, reference):
     it never gets there, the one that differs after the node settled (a bond's carrier comes a tick later)."""
     seen = node.snapshot()
     if witness.same_configuration(reference, seen):
-        seen = witness.settled(node.ns.name)
+        seen = node.settled()
     return seen
 
 
@@ -259,7 +272,7 @@ def test_kill_before_every_request_then_the_next_run_repairs(node):
             assert 'interrupted' not in result, 'killed before request %d: %s' % (request, result['interrupted'])
         if reference is None:
             assert result['commands'] == [item['command'] for item in plan]
-            reference = witness.settled(node.ns.name)
+            reference = node.settled()
             again = node.run('host_network', TARGET)
             assert again['changed'] is False and again['commands'] == []
             assert witness.differences(reference, node.snapshot()) == []

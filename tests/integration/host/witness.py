@@ -32,6 +32,8 @@ path; ``config_differences(config, snap)`` checks a configuration in the shape h
 import copy
 import ipaddress
 import json
+import os
+import select
 import shutil
 import subprocess
 import time
@@ -120,6 +122,113 @@ def _read(ns_name):
     return documents + ['[]', outputs[1], outputs[2]]
 
 
+class Reader:
+    """The same three readers as ``raw()``, started once for a namespace and kept running between reads: ``ip -batch``
+    and ``bridge -batch`` take their commands from a pipe, and a busybox shell started by ``ip netns exec`` (its own
+    sysfs of the namespace) runs the same grep for each read.  Every read sends the same commands as a one-shot read
+    and gets fresh dumps from the kernel and a fresh grep of sysfs: only the process starts (0.3 s each under
+    emulation) are saved.  What ``ip`` and ``bridge`` keep between commands is a cache of link names by ifindex
+    (iproute2 lib/ll_map.c), used where they print a name they did not get in the message (a master, a route's
+    device, a VLAN port), and it is not refreshed when a link is renamed: when a read's link dump shows an ifindex
+    under another name than the Reader first saw it with, both are started again and the read is done again by the
+    new ones (the kernel does not reuse an ifindex, so a deleted link's entry is never used again).  A test compares
+    a Reader's snapshots with one-shot ones over links made, renamed, deleted and made again
+    (test_host_check_mode.py, test_reader_reads_what_a_fresh_read_reads).
+
+    Use it as a context manager (the shell lives in the namespace: close the reader before deleting it);
+    ``snapshot(..., reader=r)`` and ``settled(..., reader=r)`` read through it."""
+
+    _END = '@@witness-end@@'
+
+    def __init__(self, ns_name):
+        self.ns_name = ns_name
+        self.names = {}  # ifindex -> the name the readers first saw
+        self.restarts = 0
+        self.procs = [self._start(index) for index in range(3)]
+
+    def _start(self, index):
+        argv = (['ip', '-n', self.ns_name, '-j', '-d', '-batch', '-'],
+                ['bridge', '-n', self.ns_name, '-c', '-j', '-batch', '-'],
+                ['ip', 'netns', 'exec', self.ns_name] + _SHELL)[index]
+        return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # pylint: disable=consider-using-with
+                                stderr=subprocess.PIPE)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self, procs=None):
+        """End the readers (each ends at the end of its input; killed if not within 10 s)."""
+        procs = self.procs if procs is None else procs
+        for proc in procs:
+            proc.stdin.close()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+
+    def _answer(self, index, command, complete):
+        """Send ``command`` to reader ``index`` and read its output until ``complete(text)`` holds."""
+        proc = self.procs[index]
+        proc.stdin.write(command.encode())
+        proc.stdin.flush()
+        data, deadline = b'', time.monotonic() + 120
+        while True:
+            text = data.decode(errors='replace')
+            done = complete(text)
+            if done is not None:
+                return done
+            if not select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise AssertionError('witness: no answer from %s within 120 s' % ' '.join(proc.args))
+            chunk = os.read(proc.stdout.fileno(), 1 << 20)
+            if not chunk:
+                proc.wait()
+                raise AssertionError('witness: %s ended (%s): %s' % (' '.join(proc.args), proc.returncode,
+                                                                     proc.stderr.read().decode(errors='replace')))
+            data += chunk
+
+    def read(self):
+        """What ``_read(ns_name)`` returns, through the running readers."""
+        parts = self._read_once()
+        names = dict((link['ifindex'], link['ifname']) for link in parts[0])
+        if any(self.names.setdefault(index, name) != name for index, name in names.items()):
+            # a link was renamed: new ip and bridge readers, without names cached
+            self.close(self.procs[:2])
+            self.procs[:2] = [self._start(0), self._start(1)]
+            self.restarts += 1
+            parts = self._read_once()
+            self.names = dict((link['ifindex'], link['ifname']) for link in parts[0])
+        return parts
+
+    def _read_once(self):
+        ip_docs = self._answer(0, _BATCH, lambda text: _complete_documents(text, 3))
+        vlans = self._answer(1, 'vlan show\n', lambda text: text if _complete_documents(text, 1) else None)
+        end = '\n%s\n' % self._END
+        sysfs = self._answer(2, '%s\necho; echo %s\n' % (_SYSFS, self._END),
+                             lambda text: text[:-len(end)] if text.endswith(end) else None)
+        return ip_docs + ['[]', vlans, sysfs]
+
+
+def _complete_documents(text, count):
+    """The ``count`` JSON documents of ``text`` once all have arrived completely (each ends with a newline), else
+    None."""
+    if not text.endswith('\n'):
+        return None
+    try:
+        values = _json_values(text)
+    except ValueError:
+        return None
+    if len(values) > count:
+        raise AssertionError('witness: %d JSON documents where %d were asked for' % (len(values), count))
+    return values if len(values) == count else None
+
+
 def _route_text(route, monitored=()):
     route = dict((key, value) for key, value in _plain(route).items() if _ROUTE_DEFAULTS.get(key) != value)
     if route.get('dev') in monitored and route.get('flags'):
@@ -138,6 +247,8 @@ def _route_text(route, monitored=()):
 
 # What a link's carrier shows: the kernel's verdict, which for a bond under ARP monitoring follows the monitor.
 _CARRIER_FLAGS = ('LOWER_UP', 'NO-CARRIER')
+# Bond modes with one active slave at a time (bond_uses_primary in the kernel's bonding.h).
+_ACTIVE_SLAVE_MODES = ('active-backup', 'balance-tlb', 'balance-alb')
 
 
 def _forget_monitor_carrier(snap):
@@ -163,6 +274,14 @@ def _forget_monitor_carrier(snap):
         link = links[name]
         link['flags'] = [flag for flag in link['flags'] if flag not in _CARRIER_FLAGS]
         link.pop('operstate', None)
+    # In a mode with one active slave, the bond passes its promiscuity on to the active slave only, and moves it
+    # when the monitor picks another (bond_main.c, bond_change_active_slave -> bond_hw_addr_swap): the slaves'
+    # promiscuity is the monitor's verdict too (seen as eth2's promiscuity 0 -> 1 between two reads).
+    for name, link in links.items():
+        bond = links.get(link.get('master')) or {}
+        if link.get('master') in follows and bond.get('kind') == 'bond' \
+                and (bond.get('info') or {}).get('mode') in _ACTIVE_SLAVE_MODES:
+            link.pop('promiscuity', None)
     snap['carrier_follows_monitor'] = sorted(follows)
 
 
@@ -212,12 +331,13 @@ def parse(parts):
     return snap
 
 
-def snapshot(ns_name=None, settle=5.0):
+def snapshot(ns_name=None, settle=5.0, reader=None):
     """The namespace ``ns_name`` (or the caller's) as iproute2 and sysfs show it, once no IPv6 address is still
-    in duplicate address detection (its local route only appears after it; waits up to ``settle`` seconds)."""
+    in duplicate address detection (its local route only appears after it; waits up to ``settle`` seconds).
+    ``reader``: a running :class:`Reader` of that namespace to read through."""
     deadline = time.monotonic() + settle
     while True:
-        parts = _read(ns_name)
+        parts = reader.read() if reader else _read(ns_name)
         tentative = any(address.get('tentative') for item in parts[1] for address in item.get('addr_info') or ())
         if not tentative or time.monotonic() > deadline:
             return parse(parts)
@@ -254,13 +374,13 @@ def same_configuration(expected, actual):
             if not kernel_link_local(line)][:40]
 
 
-def settled(ns_name=None, tries=6, pause=0.3):
+def settled(ns_name=None, tries=6, pause=0.3, reader=None):
     """A snapshot once the node has stopped changing by itself (a bond's MII monitor bringing the carrier up a
     tick after a change, the link-local setup that follows): two consecutive snapshots equal, or the last one."""
-    last = snapshot(ns_name)
+    last = snapshot(ns_name, reader=reader)
     for _attempt in range(tries):
         time.sleep(pause)
-        again = snapshot(ns_name)
+        again = snapshot(ns_name, reader=reader)
         if again == last:
             return again
         last = again
