@@ -98,6 +98,12 @@ class Netns:
         """Run ``argv`` inside the namespace (``ip netns exec``); kwargs go to subprocess.run (env, input, ...)."""
         return _run(['ip', 'netns', 'exec', self.name] + list(argv), check_rc=check_rc, timeout=timeout, **kwargs)
 
+    def keep(self, handle):
+        """Close ``handle`` (anything with ``close()``, e.g. a witness.Reader running in the namespace) when the
+        namespace is deleted, before its processes are killed."""
+        self._handles.append(handle)
+        return handle
+
     def ipr(self):
         """A pyroute2 IPRoute whose netlink socket lives in this namespace; closed at teardown."""
         # pyroute2 is imported lazily: it takes seconds under TCG, and only tests that use it should pay.

@@ -50,6 +50,21 @@ class Node:
         self.ns = ns
         self.switch = switch
         self.paths = Paths(str(scratch))
+        self._reader = None
+
+    def reader(self):
+        """The witness's readers of the node's namespace (witness.Reader), started on the first read and closed when
+        the namespace is deleted."""
+        if self._reader is None:
+            self._reader = self.ns.keep(witness.Reader(self.ns.name))
+        return self._reader
+
+    def snapshot(self):
+        """The independent witness's snapshot of the node (iproute2 JSON and sysfs)."""
+        return witness.snapshot(self.ns.name, reader=self.reader())
+
+    def settled(self):
+        return witness.settled(self.ns.name, reader=self.reader())
 
     def run(self, module, params, check=False):
         """Run a module through the engine's Python API (argument spec included); returns the result."""
@@ -68,11 +83,11 @@ class Node:
         """Apply, then apply again: the second run must be a no-op, and the independent witness (iproute2 and
         sysfs) must see the same node before and after it.  Returns the first result."""
         first = self.run(module, params)
-        seen = witness.settled(self.ns.name)
+        seen = self.settled()
         second = self.run(module, params)
         assert second['changed'] is False, 'not idempotent: %s' % second.get('commands')
         assert second.get('commands', []) == []
-        changed = witness.differences(seen, witness.snapshot(self.ns.name))
+        changed = witness.differences(seen, self.snapshot())
         assert changed == [], 'the second run changed the node: %s' % changed
         return first
 

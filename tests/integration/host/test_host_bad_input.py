@@ -83,7 +83,7 @@ def bad_node(module_netns, tmp_path_factory):
         'bridges': [{'name': 'vlan-br', 'uplink': 'eth1', 'ports': ['vm1', 'vm2']},
                     {'name': 'nf-br', 'vlan_filtering': False, 'ports': ['vm3']}],
         'probes': {'enabled': False}})
-    return node, witness.snapshot(node.ns.name), node.state()
+    return node, node.snapshot(), node.state()
 
 
 @pytest.mark.parametrize('module, params, field, words', CASES,
@@ -98,5 +98,5 @@ def test_bad_input_names_the_field_and_changes_nothing(bad_node, module, params,
     assert 'journal' not in error.result, error.result['journal']
     predicted = node.fail(module, params, check=True)
     assert str(predicted) == message, 'check mode refused differently'
-    assert witness.differences(before, witness.snapshot(node.ns.name)) == []
+    assert witness.differences(before, node.snapshot()) == []
     assert node.state() == before_state

@@ -76,7 +76,6 @@ class FaultNode(Node):
 
     def __init__(self, make_netns, scratch):
         self._make = make_netns
-        self.reader = None
         Node.__init__(self, None, None, scratch)
         self.build()
 
@@ -96,24 +95,12 @@ class FaultNode(Node):
         self.ns.batch('\n'.join(batch) + '\n' + START)
         self.switch.batch(''.join('link set sw-%s up\n' % nic for nic in NICS)
                           + 'addr add 192.168.122.1/24 dev sw-eth3\n')
-        self.reader = witness.Reader(self.ns.name)  # the witness's readers for this build's reads
-
-    def close(self):
-        if self.reader:
-            self.reader.close()
-            self.reader = None
 
     def rebuild(self):
-        self.close()
-        self.ns.destroy()
+        self.ns.destroy()  # closes the witness's readers of the old namespace (Node.reader)
+        self._reader = None
         self.switch.destroy()
         self.build()
-
-    def snapshot(self):
-        return witness.snapshot(self.ns.name, reader=self.reader)
-
-    def settled(self):
-        return witness.settled(self.ns.name, reader=self.reader)
 
     def module_process(self, at, victim):
         """Start a module process in the node's namespace with the seam armed (see DRIVER); returns the Popen."""
@@ -140,9 +127,7 @@ class FaultNode(Node):
 @pytest.fixture
 def node(make_netns, tmp_path):
     FAULTS.reset()
-    built = FaultNode(make_netns, tmp_path)
-    yield built
-    built.close()
+    yield FaultNode(make_netns, tmp_path)
     FAULTS.reset()
 
 

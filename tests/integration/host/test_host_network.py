@@ -84,7 +84,7 @@ def test_check_mode_predicts_the_run(node):
     assert predicted_exactly(predicted['after'], real['after'])
     assert real['diff']['before'] == predicted['diff']['before']
     assert not [w for w in real['warnings'] if 'predicted' in w]
-    assert witness.config_differences(predicted['after'], witness.snapshot(node.ns.name)) == []
+    assert witness.config_differences(predicted['after'], node.snapshot()) == []
 
 
 # Two identical nodes: NICs and VM ports with fixed MAC addresses, made in the same order (so the same ifindexes).

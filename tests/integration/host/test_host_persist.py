@@ -195,7 +195,7 @@ def test_persist_refuses_a_state_that_would_not_boot(node):
     node.run('host_bridge', {'name': 'data-br', 'uplink': 'data-bo', 'persist': True})
     with open(node.paths.state_file) as stream:
         saved = stream.read()
-    before, seen = node.state(), witness.settled(node.ns.name)
+    before, seen = node.state(), node.settled()
     for check in (True, False):
         error = node.fail('host_bond', {'name': 'data-bo', 'state': 'absent', 'persist': True}, check=check)
         assert str(error).startswith('persist: with this change, the saved state %s would not apply at boot'
@@ -203,7 +203,7 @@ def test_persist_refuses_a_state_that_would_not_boot(node):
         assert 'saved bridges[data-br].uplink: data-bo does not exist' in str(error)
         assert error.result['errors'] == [str(error)]
     assert facts.differences(before, node.state()) == []
-    assert witness.differences(seen, witness.snapshot(node.ns.name)) == []  # iproute2 and sysfs agree
+    assert witness.differences(seen, node.snapshot()) == []  # iproute2 and sysfs agree
     with open(node.paths.state_file) as stream:
         assert stream.read() == saved
     # Without persist the same change is fine (the saved state is not touched).

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 
-import witness
 from host_support import HARVESTER_NODE, REPO, Node
 
 REBOOT_DIR = os.environ.get('HN_REBOOT_DIR') or os.path.join(REPO, 'tests', 'output', 'reboot')
@@ -59,7 +58,7 @@ def test_persist_then_power_off(make_netns):
     result = node.converge('host_network', NETWORK)
     assert node.paths.unit_file in result['persist']['changed_files']
     assert node.run('host_vlan_trunk', TRUNK)['changed'] is True
-    before = witness.settled(node.ns.name)
+    before = node.settled()
     assert 300 in before['vlans']['data-bo'] and before['links']['data-bo']['master'] == 'data-br', before
     with open(os.path.join(REBOOT_DIR, 'before.json'), 'w', encoding='utf-8') as stream:
         json.dump(before, stream, indent=1, sort_keys=True)

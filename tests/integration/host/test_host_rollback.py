@@ -30,7 +30,7 @@ def node(make_netns, veth, tmp_path):
 def test_failing_gateway_probe_restores_exactly(node):
     """The management NIC goes into the data bond by mistake (a bond slave cannot keep its address): the node
     loses its gateway, the default probe notices, and everything done in the same run comes back."""
-    before, seen = node.state(), witness.snapshot(node.ns.name)
+    before, seen = node.state(), node.snapshot()
     error = node.fail('host_network', {
         'state': 'replaced',
         'bonds': [{'name': 'data-bo', 'mode': '802.3ad', 'slaves': ['eth1', 'eth2', 'eth4'], 'lacp_rate': 'fast'}],
@@ -44,19 +44,19 @@ def test_failing_gateway_probe_restores_exactly(node):
     assert facts.differences(before, after) == []
     assert facts.to_config(after) == facts.to_config(before)
     assert error.result['changed'] is False
-    assert witness.differences(seen, witness.snapshot(node.ns.name), new_link_local_ok=True) == []
+    assert witness.differences(seen, node.snapshot(), new_link_local_ok=True) == []
     node.ns.run(['ping', '-c', '1', '-W', '5', '192.168.122.1'])
 
 
 def test_failing_tcp_probe_restores(node):
     """A user probe: the API server port must answer; nothing listens there, so the change is rolled back."""
-    before, seen = node.state(), witness.snapshot(node.ns.name)
+    before, seen = node.state(), node.snapshot()
     error = node.fail('host_network', {
         'bridges': [{'name': 'data-br', 'uplink': 'data-bo', 'ports': ['vm1', 'vm2'], 'mtu': 9000}],
         'probes': {'gateway': False, 'tcp': [{'host': '192.168.122.1', 'port': 6443, 'timeout': 1.0}]}})
     assert 'tcp 192.168.122.1:6443' in str(error) and error.result['rollback']['restored'] is True
     assert facts.differences(before, node.state()) == []
-    assert witness.differences(seen, witness.snapshot(node.ns.name), new_link_local_ok=True) == []
+    assert witness.differences(seen, node.snapshot(), new_link_local_ok=True) == []
 
 
 def test_probe_passes_keeps_the_change(node):
@@ -80,7 +80,7 @@ def test_probe_passes_keeps_the_change(node):
 def test_netlink_error_midway_restores(node):
     """eth3 vanishes between planning and applying (a NIC unplugged, just before the first request goes out): the
     bond change fails on it, the error says so, and everything done before is undone."""
-    before, seen = node.state(), witness.snapshot(node.ns.name)
+    before, seen = node.state(), node.snapshot()
     FAULTS.reset()
     FAULTS.inject(1, hook=lambda: node.ns.ip('link', 'del', 'eth3'))
     try:
@@ -98,7 +98,7 @@ def test_netlink_error_midway_restores(node):
     assert journal['ip link set eth2 master data-bo'] == 'done'
     assert facts.differences(apply.without_links(before, ['eth3', 'sw-eth3']), node.state()) == []
     gone = witness.without_links(seen, ['eth3'])
-    assert witness.differences(gone, witness.snapshot(node.ns.name), new_link_local_ok=True) == []
+    assert witness.differences(gone, node.snapshot(), new_link_local_ok=True) == []
 
 
 def test_rollback_disabled_leaves_the_node(node):
