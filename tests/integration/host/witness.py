@@ -207,15 +207,15 @@ class Reader:
         return parts
 
     def _read_once(self):
-        ip_docs = self._answer(0, _BATCH, lambda text: _complete_documents(text, 3))
-        vlans = self._answer(1, 'vlan show\n', lambda text: text if _complete_documents(text, 1) else None)
+        ip_docs = self._answer(0, _BATCH, lambda text: complete_documents(text, 3))
+        vlans = self._answer(1, 'vlan show\n', lambda text: text if complete_documents(text, 1) else None)
         end = '\n%s\n' % self._END
         sysfs = self._answer(2, '%s\necho; echo %s\n' % (_SYSFS, self._END),
                              lambda text: text[:-len(end)] if text.endswith(end) else None)
         return ip_docs + ['[]', vlans, sysfs]
 
 
-def _complete_documents(text, count):
+def complete_documents(text, count):
     """The ``count`` JSON documents of ``text`` once all have arrived completely (each ends with a newline), else
     None."""
     if not text.endswith('\n'):
