@@ -490,7 +490,8 @@ def vlan_network_handler(params, cluster, module):
     else:
         for item in networks:
             item['cluster_network'] = cn
-            item['bridge'] = cn
+            if generation == PLAIN:
+                item['bridge'] = cn
         desired = [builders.plain_vlan_network(item) if generation == PLAIN else builders.vlan_network(generation, item)
                    for item in networks]
         prune_keys = []
