@@ -98,3 +98,20 @@ options:
     default: auto
     choices: [auto, legacy, current]
 '''
+
+    FLAVOR = r'''
+options:
+  flavor:
+    description:
+      - Which kind of cluster this is.
+      - V(harvester) is a Harvester cluster (its network controller serves C(network.harvesterhci.io)).
+      - V(plain) is KubeVirt with Multus and no Harvester (only the C(kubevirt.io) and C(k8s.cni.cncf.io) APIs).
+        Networks are then bridge CNI NetworkAttachmentDefinitions on a node bridge you built (for example with
+        M(harvester.network.host_bridge)), without Harvester's labels and annotations, and Harvester-only options
+        are refused with a message naming them (see C(docs/plain-kubevirt.md)).
+      - V(auto) detects it with the same API discovery request the module makes anyway (ClusterNetwork served
+        means V(harvester)).
+    type: str
+    default: auto
+    choices: [auto, harvester, plain]
+'''

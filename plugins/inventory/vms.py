@@ -16,8 +16,8 @@ description:
     labels; O(compose), O(groups) and O(keyed_groups) work as in the core inventory plugins.
   - Sets C(ansible_host) to the IP address the running instance reports on the network named in O(network) (the
     guest agent reports the addresses of VLAN NICs) or, failing that, to the address of the VM's management
-    Service (one that selects C(harvesterhci.io/vmName=<vm>)). A VM with neither keeps its host entry, without
-    C(ansible_host), in the group C(<group_prefix>no_address).
+    Service (one that selects C(harvesterhci.io/vmName=<vm>), or on plain KubeVirt C(vm.kubevirt.io/name=<vm>)). A VM
+    with neither keeps its host entry, without C(ansible_host), in the group C(<group_prefix>no_address).
   - "Host variables: C(harvester_vm_name), C(harvester_namespace), C(harvester_labels), C(harvester_run_strategy),
     C(harvester_printable_status), C(harvester_phase) (V(Stopped) when no instance exists), C(harvester_ready),
     C(harvester_node), C(harvester_interfaces) (one entry per NIC: C(name), C(network) (the VLAN network as
@@ -173,7 +173,7 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.resource
     SERVICE, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.service import ResourceService
 from ansible_collections.harvester.network.plugins.module_utils.cluster.transport import Transport
-from ansible_collections.harvester.network.plugins.module_utils.cluster.vm_builder import VM_NAME_LABEL, vm_facts
+from ansible_collections.harvester.network.plugins.module_utils.cluster.vm_builder import VM_NAME_LABELS, vm_facts
 
 try:
     import kubernetes  # noqa: F401  pylint: disable=unused-import
@@ -266,7 +266,8 @@ def network_address(nics, wanted, namespace):
 def _selects(service, namespace, vm_name):
     metadata = service.get('metadata') or {}
     selector = (service.get('spec') or {}).get('selector') or {}
-    return metadata.get('namespace') == namespace and selector.get(VM_NAME_LABEL) == vm_name
+    # Harvester's label, or KubeVirt's own (the Services of harvester.network.vm_service on plain KubeVirt)
+    return metadata.get('namespace') == namespace and any(selector.get(label) == vm_name for label in VM_NAME_LABELS)
 
 
 def ssh_port(service):

@@ -21,6 +21,10 @@ description:
     as PVID (untagged) but keeps the bridge's default VLAN 1 on it, egress untagged, so broadcasts and unknown unicast
     of the uplink's untagged traffic reach every VM of every VLAN network (harvester/harvester#8816).
     O(preserve_default_vlan=false) removes it."
+  - On a plain KubeVirt + Multus cluster (no Harvester, O(flavor=plain) or detected), writes a bridge CNI
+    NetworkAttachmentDefinition on the node bridge named by O(bridge), with the VLAN (or C(vlanTrunk)), O(mtu) and
+    O(preserve_default_vlan) only when given, and no Harvester labels or annotations; O(cluster_network), O(route),
+    O(wait) and O(api_generation) are refused there with a message naming them (C(docs/plain-kubevirt.md)).
 author:
   - harvester.network developers (@harvester-network)
 options:
@@ -35,6 +39,15 @@ options:
     description:
       - The cluster network the VLANs ride on (Harvester v1.1+; required there, C(mgmt) for the management network).
       - Leave unset on Harvester v0.3/v1.0, which has the one cluster network C(vlan).
+      - Refused with O(flavor=plain), which has no cluster networks (see O(bridge)).
+    type: str
+  bridge:
+    description:
+      - With O(flavor=plain) only (required there with O(state=present) or O(prune)), the node bridge the networks'
+        VM NICs are attached to, as the bridge CNI config's C(bridge); the VLAN-filtering bridge
+        M(harvester.network.host_bridge) built on every node, for example C(br-vlan).
+      - With O(prune) and O(allow_duplicate_vids), the networks of this bridge play the part of a cluster network's.
+      - Refused on Harvester, where the bridge is the cluster network's (C(<cluster network>-br)).
     type: str
   network_type:
     description:
@@ -151,7 +164,7 @@ options:
             description: Last VLAN ID of the range; unset for one VLAN ID.
             type: int
       mtu:
-        description: MTU (Harvester v1.1+).
+        description: MTU (Harvester v1.1+, or flavor plain).
         type: int
       preserve_default_vlan:
         description: As O(preserve_default_vlan), for this network.
@@ -216,6 +229,7 @@ extends_documentation_fragment:
   - harvester.network.cluster_auth
   - harvester.network.cluster_auth.apply
   - harvester.network.cluster_auth.generation
+  - harvester.network.cluster_auth.flavor
 attributes:
   check_mode:
     support: full
@@ -262,14 +276,27 @@ EXAMPLES = r'''
       - {min_id: 100, max_id: 199}
       - {min_id: 300}
     wait: true
+
+- name: On plain KubeVirt + Multus (no Harvester), VLAN 100 on the node bridge br-vlan, VM ports on VLAN 100 only
+  harvester.network.vlan_network:
+    name: vlan100
+    flavor: plain
+    bridge: br-vlan
+    vlan_id: 100
+    preserve_default_vlan: false
 '''
 
 RETURN = r'''
 generation:
-  description: The API generation the task worked with.
+  description: The Harvester API generation the task worked with; null with flavor plain.
   returned: always
   type: str
   sample: current
+flavor:
+  description: V(harvester) or V(plain), as given or detected (O(flavor)).
+  returned: always
+  type: str
+  sample: harvester
 networks:
   description:
     - The networks after the task, parsed; the keys of M(harvester.network.vlan_network_info)'s C(networks)

@@ -16,6 +16,11 @@ description:
   - Idempotent; fields the server or KubeVirt add (defaults, annotations, status) are not differences, so a re-run
     reports no change.
   - The template carries the label C(harvesterhci.io/vmName) so that M(harvester.network.vm_service) can select it.
+  - On plain KubeVirt (no Harvester; O(flavor=plain) or detected) the VM has neither Harvester's C(vmName) label
+    nor its C(waitForLeaseInterfaceNames) annotation (KubeVirt labels the VM's pod C(vm.kubevirt.io/name) itself,
+    and O(interfaces[].wait_for_lease) still waits by reading the instance); image disks (O(disks[].image)) and
+    O(ssh_keys), which name Harvester objects, are refused with their plain equivalents (O(disks[].container_disk),
+    O(disks[].pvc), O(disks[].data_volume); keys in O(user_data)).
 author:
   - harvester.network developers (@harvester-network)
 options:
@@ -248,6 +253,7 @@ requirements:
 extends_documentation_fragment:
   - harvester.network.cluster_auth
   - harvester.network.cluster_auth.apply
+  - harvester.network.cluster_auth.flavor
 attributes:
   check_mode:
     support: full
@@ -337,9 +343,29 @@ EXAMPLES = r'''
         container_disk: quay.io/containerdisks/ubuntu:22.04
     wait: true
     wait_for_ips: true
+
+- name: On plain KubeVirt + Multus, a VM with a management NIC and a NIC on VLAN network default/vlan100
+  harvester.network.vm:
+    name: web2
+    flavor: plain
+    state: running
+    user_data:
+      ssh_authorized_keys: [ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample admin@example]
+    interfaces:
+      - name: default
+      - name: nic-1
+        network: default/vlan100
+    disks:
+      - name: root
+        container_disk: quay.io/containerdisks/ubuntu:22.04
 '''
 
 RETURN = r'''
+flavor:
+  description: V(harvester) or V(plain), as given or detected (O(flavor)).
+  returned: when O(state) is not V(absent)
+  type: str
+  sample: harvester
 vm:
   description: The VM after the task; phase, strategy, and per NIC network, MAC and IPs.
   returned: when O(state) is not V(absent)

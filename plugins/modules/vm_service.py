@@ -12,6 +12,8 @@ version_added: 0.1.0
 description:
   - A VM's management-network IP changes when it restarts; a Service selecting the VM (label
     C(harvesterhci.io/vmName)) gives it a stable ClusterIP, a node port or a load balancer address.
+  - On plain KubeVirt (O(flavor=plain) or detected) the Service selects KubeVirt's own label of the VM's pod,
+    C(vm.kubevirt.io/name), which KubeVirt sets without the VM naming it.
 author:
   - harvester.network developers (@harvester-network)
 options:
@@ -67,6 +69,7 @@ requirements:
 extends_documentation_fragment:
   - harvester.network.cluster_auth
   - harvester.network.cluster_auth.apply
+  - harvester.network.cluster_auth.flavor
 attributes:
   check_mode:
     support: full

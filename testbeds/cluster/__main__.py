@@ -1,11 +1,11 @@
 """Command line of the cluster test bed.
 
     python -m testbeds.cluster build [--parallel N] [--force]
-    python -m testbeds.cluster up --state-dir DIR [--profile current|legacy] [--tls-san NAME_OR_IP ...]
+    python -m testbeds.cluster up --state-dir DIR [--profile current|legacy|plain] [--tls-san NAME_OR_IP ...]
     python -m testbeds.cluster status --state-dir DIR
     python -m testbeds.cluster down --state-dir DIR
     python -m testbeds.cluster kubeconfig --state-dir DIR --server URL --output FILE
-    python -m testbeds.cluster crds [--profile current|legacy]
+    python -m testbeds.cluster crds [--profile current|legacy|plain]
 
 ``up`` prints the kubeconfig path on stdout (progress goes to stderr) and leaves the servers running
 in the background; ``down`` stops them and removes DIR.
@@ -131,7 +131,8 @@ def main(argv=None):
     cmd = sub.add_parser('up', help='start etcd + kube-apiserver in the background and print the kubeconfig path')
     cmd.add_argument('--state-dir', required=True)
     cmd.add_argument('--profile', choices=sorted(controlplane.PROFILES), default='current',
-                     help='CRD generation: current (Harvester v1.1+) or legacy (v0.3/v1.0)')
+                     help='CRD profile: current (Harvester v1.1+), legacy (v0.3/v1.0) or plain '
+                          '(KubeVirt + Multus only)')
     cmd.add_argument('--tls-san', action='append', default=[], metavar='NAME_OR_IP',
                      help='extra name or IP for the serving certificate (repeatable), e.g. 10.0.2.100')
     cmd.add_argument('--timeout', type=float, default=120.0, help='seconds to wait for readiness (default 120)')

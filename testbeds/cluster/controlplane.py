@@ -39,7 +39,10 @@ PROFILES = {
     'current': 'Harvester v1.1+: ClusterNetwork (metadata + status), VlanConfig, VlanStatus, LinkMonitor, '
                'HostNetworkConfig; with the Harvester network manager + webhook stand-in in tests (harvester.py)',
     'legacy': 'Harvester v0.3/v1.0: ClusterNetwork (enable, config.defaultPhysicalNIC), NodeNetwork',
+    'plain': 'KubeVirt + Multus without Harvester: only the kubevirt.io and k8s.cni.cncf.io CRDs of crds/common',
 }
+# the groups a plain KubeVirt + Multus cluster serves of crds/common (the rest are Harvester's own)
+PLAIN_GROUPS = ('kubevirt.io', 'k8s.cni.cncf.io')
 SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24'
 ETCD_ENV = 'HARVESTER_NETWORK_ETCD'
 # finalizers a controller of the bed removes (the Harvester stand-in, testbeds/cluster/harvester.py): namespace
@@ -61,6 +64,8 @@ def load_crds(profile):
             glob.glob(os.path.join(CRD_DIR, profile, '*.yaml'))):
         with open(path, encoding='utf-8') as handle:
             docs.extend(doc for doc in yaml.safe_load_all(handle) if doc)
+    if profile == 'plain':
+        docs = [doc for doc in docs if doc['spec']['group'] in PLAIN_GROUPS]
     return docs
 
 

@@ -7,11 +7,13 @@ end of the session, also on failures, Ctrl-C, SIGTERM; a SIGKILLed pytest takes 
   network manager + webhook stand-in (testbeds/cluster/harvester.py) active
 - ``harvester``: that stand-in (``settle()`` waits until its controller is idle)
 - ``legacy_cluster``: the ApiServer with the *legacy* profile (Harvester v0.3/v1.0: NodeNetwork, ...)
+- ``plain_cluster``: the ApiServer with the *plain* profile (KubeVirt + Multus CRDs only, no Harvester)
 - ``kubeconfig``, ``k8s_env``, ``k8s_client``, ``dynamic_client``: of ``cluster``
 - ``legacy_kubeconfig``, ``legacy_k8s_env``, ``legacy_dynamic_client``: of ``legacy_cluster``
 - ``cluster_bed``: the ClusterBed that owns both (one etcd, one kube-apiserver per profile)
 
-Per test: ``namespace`` / ``legacy_namespace``, a fresh Namespace (its name), deleted afterwards.
+Per test: ``namespace`` / ``legacy_namespace`` / ``plain_namespace``, a fresh Namespace (its name), deleted
+afterwards.
 """
 
 import atexit
@@ -170,6 +172,12 @@ def legacy_cluster(cluster_bed):
 
 
 @pytest.fixture(scope='session')
+def plain_cluster(cluster_bed):
+    """kube-apiserver with the plain profile: KubeVirt and Multus CRDs only, no Harvester API."""
+    return cluster_bed.get('plain')
+
+
+@pytest.fixture(scope='session')
 def kubeconfig(cluster):
     return cluster.kubeconfig
 
@@ -227,6 +235,12 @@ def namespace(cluster, request):
 def legacy_namespace(legacy_cluster, request):
     """A fresh Namespace in ``legacy_cluster`` (its name); deleted after the test."""
     yield from _namespace(legacy_cluster, request)
+
+
+@pytest.fixture
+def plain_namespace(plain_cluster, request):
+    """A fresh Namespace in ``plain_cluster`` (its name); deleted after the test."""
+    yield from _namespace(plain_cluster, request)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # pylint: disable=unused-argument

@@ -43,6 +43,10 @@ GENERATION_ARG_SPEC = {
     'api_generation': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'legacy', 'current']},
 }
 
+FLAVOR_ARG_SPEC = {
+    'flavor': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'harvester', 'plain']},
+}
+
 
 def _vlan_trunk_options():
     """A trunk network's VID ranges (vlan_network ``vlan_trunk`` and ``networks[].vlan_trunk``)."""
@@ -94,12 +98,13 @@ def _network_options(name, namespace, network_type):
 
 class ModuleSpec(object):
     """One cluster module's options and AnsibleModule constraints. ``writes``: adds ``force_conflicts``;
-    ``generation``: adds ``api_generation``."""
+    ``generation``: adds ``api_generation``; ``flavor``: adds ``flavor`` (Harvester or plain KubeVirt + Multus)."""
 
-    def __init__(self, options, writes=True, generation=False, **constraints):
+    def __init__(self, options, writes=True, generation=False, flavor=False, **constraints):
         self.options = options
         self.writes = writes
         self.generation = generation
+        self.flavor = flavor
         self.constraints = constraints
 
 
@@ -136,13 +141,15 @@ MODULES = {
         _network_options(name=dict(type='str'), namespace=dict(type='str', default='default'),
                          network_type=dict(default='vlan')),
         cluster_network=dict(type='str'),
+        bridge=dict(type='str'),
         networks=dict(type='list', elements='dict', options=_network_options(
             name=dict(type='str', required=True), namespace=dict(type='str'), network_type={})),
         prune=dict(type='bool', default=False),
         allow_duplicate_vids=dict(type='bool', default=False),
         state=_state('present', 'absent'),
         **_wait_options(300)
-    ), generation=True, mutually_exclusive=[('name', 'networks')], required_one_of=[('name', 'networks')]),
+    ), generation=True, flavor=True, mutually_exclusive=[('name', 'networks')],
+        required_one_of=[('name', 'networks')]),
 
     'vlan_network_info': ModuleSpec(_strings('name', 'namespace', 'cluster_network'), writes=False),
 
@@ -219,7 +226,7 @@ MODULES = {
         wait=dict(type='bool', default=False),
         wait_for_ips=dict(type='bool', default=False),
         wait_timeout=dict(type='int', default=300),
-    )),
+    ), flavor=True),
 
     'vm_info': ModuleSpec(_strings('name', 'namespace', 'label_selector'), writes=False),
 
@@ -237,7 +244,7 @@ MODULES = {
             node_port=dict(type='int'),
         )),
         state=_state('present', 'absent'),
-    ), required_if=[('state', 'present', ['vm', 'ports'])]),
+    ), flavor=True, required_if=[('state', 'present', ['vm', 'ports'])]),
 
     # Harvester's storage-network / vm-migration-network settings (settings.py). No force_conflicts: the module
     # states the whole value and always takes the field over.
@@ -305,6 +312,8 @@ def argument_spec(name):
         merged.update(copy.deepcopy(APPLY_ARG_SPEC))
     if module.generation:
         merged.update(copy.deepcopy(GENERATION_ARG_SPEC))
+    if module.flavor:
+        merged.update(copy.deepcopy(FLAVOR_ARG_SPEC))
     merged.update(copy.deepcopy(module.options))
     return merged
 

@@ -142,12 +142,23 @@ def cni_config(generation, name, cluster_network_name=None, vlan=None, mtu=None,
     plugin's ``vlanTrunk`` after ``ipam`` (the shape of harvester/harvester pkg/api/vm/handler_test.go @3d63c2af,
     "L2VlanTrunkNetwork is hot-pluggable"; network-controller pkg/utils/nad.go @2e5cbea3 ``VlanTrunk``).
     """
+    return bridge_cni_config(name, bridge_name(generation, cluster_network_name),
+                             (mtu or DEFAULT_MTU) if generation == CURRENT else None, True, vlan,
+                             preserve_default_vlan, vlan_trunk)
+
+
+def bridge_cni_config(name, bridge, mtu=None, promisc=False, vlan=None, preserve_default_vlan=None, vlan_trunk=None):
+    """A bridge CNI plugin config (the keys of the plugin's reference, containernetworking/cni.dev
+    content/plugins/current/main/bridge.md @48e9df11: ``bridge``, ``mtu``, ``promiscMode``, ``vlan``,
+    ``preserveDefaultVlan``, ``vlanTrunk``, ``ipam``), in Harvester's key order; ``mtu`` and ``promiscMode`` only
+    when given. Harvester's NADs (``cni_config``) and plain KubeVirt + Multus ones (``plain_vlan_network``)."""
     config = OrderedDict([('cniVersion', '0.3.1'), ('name', name)])
-    if generation == CURRENT:
-        config['mtu'] = mtu or DEFAULT_MTU
+    if mtu:
+        config['mtu'] = mtu
     config['type'] = 'bridge'
-    config['bridge'] = bridge_name(generation, cluster_network_name)
-    config['promiscMode'] = True
+    config['bridge'] = bridge
+    if promisc:
+        config['promiscMode'] = True
     if vlan:
         config['vlan'] = vlan
         if preserve_default_vlan is not None:
@@ -223,6 +234,23 @@ def vlan_network(generation, network):
     obj = _object(NAD, _metadata(network['name'], network.get('namespace') or 'default', labels, annotations))
     obj['spec'] = {'config': cni_config_json(generation, network['name'], cn, vlan, network.get('mtu'),
                                              network.get('preserve_default_vlan'), trunk)}
+    return obj
+
+
+def plain_vlan_network(network):
+    """A NAD for a plain KubeVirt + Multus cluster (no Harvester): the bridge CNI config on the node bridge the host
+    modules built (``network['bridge']``), with the VLAN (or ``vlanTrunk``), ``preserveDefaultVlan`` and the MTU
+    only when given; no Harvester labels, no route annotation, no ``promiscMode`` (Harvester's choice, which the
+    plugin turns into a promiscuous bridge). The description goes to ``field.cattle.io/description`` (Rancher's
+    annotation, which Rancher's UI shows), as on Harvester."""
+    kind = network.get('network_type') or 'vlan'
+    vlan = network['vlan_id'] if kind == 'vlan' else None
+    trunk = network.get('vlan_trunk') if kind == 'trunk' else None
+    annotations = {DESCRIPTION_ANNOTATION: network['description']} if network.get('description') else None
+    obj = _object(NAD, _metadata(network['name'], network.get('namespace') or 'default', None, annotations))
+    config = bridge_cni_config(network['name'], network['bridge'], network.get('mtu'), False, vlan,
+                               network.get('preserve_default_vlan'), trunk)
+    obj['spec'] = {'config': json.dumps(config, separators=(',', ':'))}
     return obj
 
 

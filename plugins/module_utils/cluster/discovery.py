@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""API discovery: which kinds the cluster serves, and which Harvester network API generation that means.
+"""API discovery: which kinds the cluster serves, which Harvester network API generation that means, and whether
+the cluster is Harvester at all (the ``flavor``: ``harvester``, or ``plain`` KubeVirt + Multus).
 
 One GET per API group version (``/apis/<group>/<version>``), cached for the life of the module run.
 """
@@ -14,6 +15,10 @@ from ansible_collections.harvester.network.plugins.module_utils.cluster.resource
 from ansible_collections.harvester.network.plugins.module_utils.host.vocabulary import CURRENT, LEGACY
 
 GENERATIONS = (LEGACY, CURRENT)
+
+HARVESTER = 'harvester'
+PLAIN = 'plain'
+FLAVORS = (HARVESTER, PLAIN)
 
 GENERATION_NAMES = {
     LEGACY: 'Harvester v0.3/v1.0 (ClusterNetwork "vlan" + NodeNetwork, bridge harvester-br0)',
@@ -62,3 +67,14 @@ class Discovery(object):
         raise MissingApiError('this cluster serves ClusterNetwork but neither VlanConfig (Harvester v1.1+) nor '
                               'NodeNetwork (Harvester v0.3/v1.0): cannot tell the network API generation; '
                               'set api_generation', field='api_generation')
+
+    def flavor(self, requested='auto'):
+        """``harvester`` when the cluster serves Harvester's network API (network.harvesterhci.io ClusterNetwork),
+        else ``plain`` (KubeVirt + Multus without Harvester). The same cached GET as ``generation``; ``requested``
+        overrides detection, and ``harvester`` must be served."""
+        if requested == HARVESTER:
+            self.require(CLUSTER_NETWORK)
+            return HARVESTER
+        if requested == PLAIN:
+            return PLAIN
+        return HARVESTER if self.serves(CLUSTER_NETWORK) else PLAIN

@@ -11,7 +11,7 @@ __metaclass__ = type
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster import builders, compare, readiness, validation
 from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import LABEL_CLUSTER_NETWORK
-from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import CURRENT, LEGACY
+from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import CURRENT, LEGACY, PLAIN
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import (
     Errors, InUseError, ValidationError, WaitTimeout)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
@@ -331,15 +331,21 @@ def _f(item, name):
 
 
 def validate_vlan_networks(params, networks, generation):
+    """``generation``: ``legacy`` or ``current`` (Harvester), or ``plain`` (KubeVirt + Multus, no Harvester)."""
     errors = Errors()
     cn = params.get('cluster_network')
+    if generation == PLAIN:
+        _validate_plain(errors, params)
+    elif params.get('bridge') is not None:
+        errors.add('bridge', 'is for flavor=plain (KubeVirt + Multus without Harvester); on Harvester the bridge is '
+                             "the cluster network's: drop bridge and name the cluster network with cluster_network")
     if generation == CURRENT:
         if not cn:
             errors.add('cluster_network', 'is required on Harvester v1.1+: name the cluster network the VLANs ride on '
                                           '(mgmt for the management network)')
         else:
             errors.check(validation.cluster_network_name, 'cluster_network', cn)
-    elif cn not in (None, LEGACY_CLUSTER_NETWORK):
+    elif generation == LEGACY and cn not in (None, LEGACY_CLUSTER_NETWORK):
         errors.add('cluster_network', 'Harvester v0.3/v1.0 has one cluster network, "vlan": leave cluster_network unset')
     for item in networks:
         errors.check(validation.dns1123_label, _f(item, 'name'), item['name'])
@@ -375,11 +381,37 @@ def validate_vlan_networks(params, networks, generation):
             errors.add(_f(item, 'mtu'), 'Harvester v0.3/v1.0 networks carry no MTU: drop mtu')
         else:
             errors.check(validation.mtu, _f(item, 'mtu'), item.get('mtu'))
-        errors.check(validation.route, _f(item, 'route'), item.get('route'))
+        if generation == PLAIN and item.get('route'):
+            errors.add(_f(item, 'route'), PLAIN_REFUSES % PLAIN_ROUTE)
+        else:
+            errors.check(validation.route, _f(item, 'route'), item.get('route'))
     keys = [(item['namespace'], item['name']) for item in networks]
     if validation.duplicates(keys):
         errors.add('networks', '%s listed more than once' % ', '.join('%s/%s' % k for k in validation.duplicates(keys)))
     errors.raise_if_any()
+
+
+PLAIN_REFUSES = 'is a Harvester option, and this cluster is plain KubeVirt + Multus (flavor plain): %s'
+PLAIN_ROUTE = 'route is the annotation Harvester keeps for its DHCP route modes; drop route'
+
+
+def _validate_plain(errors, params):
+    """The module-level options of a plain (non-Harvester) network: the node bridge is required, Harvester's
+    cluster network, API generation and readiness wait are refused."""
+    if params['state'] == 'present' or params.get('prune'):
+        if not params.get('bridge'):
+            errors.add('bridge', 'is required with flavor plain: name the node bridge the VLANs ride on (the one '
+                                 'harvester.network.host_bridge built on every node, e.g. br-vlan)')
+    if params.get('bridge'):
+        errors.check(validation.nic_name, 'bridge', params['bridge'])
+    if params.get('cluster_network') is not None:
+        errors.add('cluster_network', PLAIN_REFUSES % 'there are no cluster networks; name the node bridge with '
+                                                      'bridge instead')
+    if params.get('api_generation') not in (None, 'auto'):
+        errors.add('api_generation', PLAIN_REFUSES % 'leave it at auto')
+    if params.get('wait'):
+        errors.add('wait', PLAIN_REFUSES % 'it waits for the ready label of Harvester\'s network controller, which '
+                                           'a plain cluster does not run; drop wait')
 
 
 def _validate_trunk(errors, item, generation):
@@ -399,11 +431,14 @@ def _validate_trunk(errors, item, generation):
 
 
 def _on_cluster_network(obj, generation, cn):
-    """A VLAN or untagged network on ``cn``: what ``prune`` may delete and the duplicate-VID check counts. Trunk
-    networks (often made in Harvester's UI for one VM) are deleted by name only, overlay networks never."""
+    """A VLAN or untagged network on ``cn`` (with flavor plain: on the node bridge ``cn``): what ``prune`` may
+    delete and the duplicate-VID check counts. Trunk networks (often made in Harvester's UI for one VM) are deleted
+    by name only, overlay networks never."""
     facts = builders.parse_vlan_network(obj)
     if facts['network_type'] not in PRUNED_TYPES or facts['config'].get('type') != 'bridge':
         return False
+    if generation == PLAIN:
+        return facts['bridge'] == cn and not facts['labels'].get(LABEL_CLUSTER_NETWORK)
     if generation == LEGACY:
         return facts['bridge'] == LEGACY_BRIDGE
     return facts['cluster_network'] == cn
@@ -424,11 +459,13 @@ def _vms_using(service, keys, kind):
 
 def vlan_network_handler(params, cluster, module):
     networks = normalise_networks(params)
-    generation = cluster.discovery.generation(params['api_generation'])
+    flavor = cluster.discovery.flavor(params.get('flavor') or 'auto')
+    # with flavor plain, "generation" is plain and the networks' segment (cn) is the node bridge
+    generation = PLAIN if flavor == PLAIN else cluster.discovery.generation(params['api_generation'])
     validate_vlan_networks(params, networks, generation)
     cluster.discovery.require(NAD)
     service = cluster.service
-    cn = params.get('cluster_network') if generation == CURRENT else LEGACY_CLUSTER_NETWORK
+    cn = {CURRENT: params.get('cluster_network'), LEGACY: LEGACY_CLUSTER_NETWORK, PLAIN: params.get('bridge')}[generation]
     if generation == CURRENT and params['state'] == 'present':
         mtu, cn_obj = uplink_mtu(service, cn)
         if cn != MGMT_CLUSTER_NETWORK and cn_obj is None:
@@ -453,7 +490,10 @@ def vlan_network_handler(params, cluster, module):
     else:
         for item in networks:
             item['cluster_network'] = cn
-        desired = [builders.vlan_network(generation, item) for item in networks]
+            if generation == PLAIN:
+                item['bridge'] = cn
+        desired = [builders.plain_vlan_network(item) if generation == PLAIN else builders.vlan_network(generation, item)
+                   for item in networks]
         prune_keys = []
         if params.get('prune'):
             scope = set(item['namespace'] for item in networks) | set([params.get('namespace') or 'default'])
@@ -486,7 +526,8 @@ def vlan_network_handler(params, cluster, module):
                 % (key[0], key[1], ', '.join(vms)) for key, vms in sorted(users.items())), field=field)
 
     result = reconcile.run()
-    result['generation'] = generation
+    result['flavor'] = flavor
+    result['generation'] = None if generation == PLAIN else generation
     if params['state'] == 'present':
         keys = [(item['namespace'], item['name']) for item in networks]
         finals = dict((key, reconcile.final(NAD, key)) for key in keys)
@@ -513,10 +554,11 @@ def _refuse_duplicate_vids(networks, existing, generation, cn, wanted_keys, prun
             owners[vid].append('%s/%s' % key)
     clashes = dict((vid, names) for vid, names in owners.items() if len(names) > 1)
     if clashes:
-        raise ValidationError('duplicate VLAN IDs on cluster network %s: %s. Give each network its own VLAN ID, or '
+        where = 'bridge' if generation == PLAIN else 'cluster network'
+        raise ValidationError('duplicate VLAN IDs on %s %s: %s. Give each network its own VLAN ID, or '
                               'set allow_duplicate_vids=true if they are meant to share one L2 segment'
-                              % (cn, '; '.join('VLAN %d used by %s' % (vid, ', '.join(names))
-                                               for vid, names in sorted(clashes.items()))),
+                              % (where, cn, '; '.join('VLAN %d used by %s' % (vid, ', '.join(names))
+                                                      for vid, names in sorted(clashes.items()))),
                               field='networks' if len(networks) > 1 else 'vlan_id')
 
 

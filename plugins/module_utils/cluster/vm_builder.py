@@ -11,6 +11,11 @@ from collections import OrderedDict
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import SERVICE, VIRTUAL_MACHINE
 
 VM_NAME_LABEL = 'harvesterhci.io/vmName'
+# KubeVirt's own label on a VM's launcher pod (v1.VirtualMachineNameLabel, set by virt-controller: kubevirt/kubevirt
+# pkg/virt-controller/services/template_test.go @ed99ca83, the launcher pod's labels); a Service on a plain KubeVirt
+# cluster selects the VM by it, with nothing written into the VM for it
+KUBEVIRT_VM_NAME_LABEL = 'vm.kubevirt.io/name'
+VM_NAME_LABELS = (VM_NAME_LABEL, KUBEVIRT_VM_NAME_LABEL)
 CLOUD_INIT_DISK = 'cloudinitdisk'
 DESCRIPTION_ANNOTATION = 'field.cattle.io/description'
 # Harvester's names, read from harvester/harvester at 3d63c2af15db747e4a803b18b7832049b88cb00e (2026-08-21):
@@ -102,7 +107,9 @@ def cloud_init_volume(user_data, network_data):
 
 def virtual_machine(vm):
     """``vm``: name, namespace, labels, description, run_strategy, cpu, memory, interfaces, disks, user_data,
-    network_data (strings), all validated and normalised by the module."""
+    network_data (strings), all validated and normalised by the module; ``plain``: a VM for plain KubeVirt (no
+    Harvester), without Harvester's vmName label and waitForLease annotation (image disks and key pairs, Harvester's
+    too, are refused before this is called)."""
     disks = [disk(item) for item in vm.get('disks') or []]
     volumes = [volume(item) for item in vm.get('disks') or []]
     if vm.get('user_data') is not None or vm.get('network_data'):
@@ -124,15 +131,16 @@ def virtual_machine(vm):
     template_spec['networks'] = [network(nic) for nic in vm.get('interfaces') or []]
     template_spec['volumes'] = volumes
     template_labels = dict(vm.get('labels') or {})
-    template_labels[VM_NAME_LABEL] = vm['name']
-    template_metadata = OrderedDict([('labels', template_labels)])
+    if not vm.get('plain'):
+        template_labels[VM_NAME_LABEL] = vm['name']
+    template_metadata = OrderedDict([('labels', template_labels)] if template_labels else [])
     # written only when used, so that VMs made before these options do not change (a template change makes a
     # running VM RestartRequired); Harvester's builder writes "[]" for none
     template_annotations = OrderedDict()
     if vm.get('ssh_names'):
         template_annotations[SSH_NAMES_ANNOTATION] = _json_list(vm['ssh_names'])
     leases = [nic['name'] for nic in vm.get('interfaces') or [] if nic.get('wait_for_lease')]
-    if leases:
+    if leases and not vm.get('plain'):
         template_annotations[WAIT_FOR_LEASE_ANNOTATION] = _json_list(leases)
     if template_annotations:
         template_metadata['annotations'] = template_annotations
@@ -156,7 +164,9 @@ def virtual_machine(vm):
 
 
 def service(svc):
-    """``svc``: name, namespace, vm, type, ports (name, port, target_port, protocol, node_port), cluster_ip."""
+    """``svc``: name, namespace, vm, type, ports (name, port, target_port, protocol, node_port), cluster_ip;
+    ``plain``: select the VM by KubeVirt's label (plain KubeVirt) instead of Harvester's."""
+    label = KUBEVIRT_VM_NAME_LABEL if svc.get('plain') else VM_NAME_LABEL
     ports = []
     for item in svc.get('ports') or []:
         port = OrderedDict()
@@ -168,12 +178,12 @@ def service(svc):
         if item.get('node_port'):
             port['nodePort'] = item['node_port']
         ports.append(port)
-    spec = OrderedDict([('type', svc.get('type') or 'ClusterIP'), ('selector', {VM_NAME_LABEL: svc['vm']}),
+    spec = OrderedDict([('type', svc.get('type') or 'ClusterIP'), ('selector', {label: svc['vm']}),
                         ('ports', ports)])
     if svc.get('cluster_ip'):
         spec['clusterIP'] = svc['cluster_ip']
     metadata = OrderedDict([('name', svc['name']), ('namespace', svc.get('namespace') or 'default'),
-                            ('labels', {VM_NAME_LABEL: svc['vm']})])
+                            ('labels', {label: svc['vm']})])
     return OrderedDict([('apiVersion', SERVICE.api_version), ('kind', SERVICE.kind), ('metadata', metadata),
                         ('spec', spec)])
 

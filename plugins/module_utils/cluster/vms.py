@@ -10,6 +10,7 @@ import time
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster import (
     builders, cloudinit, compare, validation, vm_builder)
+from ansible_collections.harvester.network.plugins.module_utils.cluster.discovery import PLAIN
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import Errors, ValidationError, WaitTimeout
 from ansible_collections.harvester.network.plugins.module_utils.cluster.resources import (
     KEY_PAIR, NAD, SERVICE, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE, VM_IMAGE)
@@ -204,6 +205,7 @@ def build_vm_spec(params, existing=None, lookups=None):
         'cpu': params.get('cpu') or 1, 'memory': memory, 'interfaces': nics, 'disks': disks,
         'user_data': user_data, 'network_data': network_data or None, 'ssh_names': ssh_names,
         'hostname': params.get('hostname'), 'node_selector': params.get('node_selector'),
+        'plain': params.get('flavor') == PLAIN,
     }
     return vm_builder.virtual_machine(vm), nics
 
@@ -393,6 +395,20 @@ def wait_for_vm(service, params, nics, timeout, sleep=time.sleep, clock=time.mon
         sleep(POLL_SECONDS)
 
 
+def refuse_harvester_only(params):
+    """On plain KubeVirt (flavor plain): image disks (Harvester's VirtualMachineImages) and ssh_keys (Harvester's
+    KeyPairs) have no objects to name; each is refused with its plain equivalent."""
+    errors = Errors()
+    for index, item in enumerate(params.get('disks') or []):
+        if item.get('image'):
+            errors.add('disks[%d].image' % index, 'names a Harvester VirtualMachineImage, and this cluster is plain '
+                                                  'KubeVirt (flavor plain): use container_disk, pvc or data_volume')
+    if params.get('ssh_keys'):
+        errors.add('ssh_keys', 'names Harvester KeyPairs, and this cluster is plain KubeVirt (flavor plain): put the '
+                               'public keys into user_data (ssh_authorized_keys)')
+    errors.raise_if_any()
+
+
 def vm_handler(params, cluster, module):
     if params['state'] != 'absent':
         # validate everything we can before talking to the cluster
@@ -402,6 +418,9 @@ def vm_handler(params, cluster, module):
         errors.check(validation.dns1123_label, 'name', params['name'])
         errors.check(validation.dns1123_label, 'namespace', params['namespace'])
         errors.raise_if_any()
+    params = dict(params, flavor=cluster.discovery.flavor(params.get('flavor') or 'auto'))
+    if params['flavor'] == PLAIN and params['state'] != 'absent':
+        refuse_harvester_only(params)
     cluster.discovery.require(VIRTUAL_MACHINE)
     service = cluster.service
     key, existing_map = service.read_one(VIRTUAL_MACHINE, params['name'], params['namespace'])
@@ -449,6 +468,7 @@ def vm_handler(params, cluster, module):
     else:
         vmi = None
     result['vm'] = vm_builder.vm_facts(final, vmi)
+    result['flavor'] = params['flavor']
     return result
 
 
@@ -551,7 +571,7 @@ def vm_service_handler(params, cluster, module):
                                           .get('networks') or [])):
             module.warn('VM %s/%s has no management-network NIC: a Service reaches only the management network'
                         % (params['namespace'], params['vm']))
-    manifest = vm_builder.service(params)
+    manifest = vm_builder.service(dict(params, plain=cluster.discovery.flavor(params.get('flavor') or 'auto') == PLAIN))
     reconcile.converge(SERVICE, [manifest], existing_map).execute()
     if module.check_mode and reconcile.changes[0].result is not None:
         _leave_out_dry_run_allocations(reconcile.changes[0].result, manifest, existing_map.get(key), module)

@@ -23,6 +23,8 @@ from testbeds.cluster.fixtures import (  # noqa: F401
     legacy_kubeconfig,
     legacy_namespace,
     namespace,
+    plain_cluster,
+    plain_namespace,
     pytest_terminal_summary,
 )
 

@@ -534,3 +534,37 @@ def test_connection_errors_say_what_to_fix(cluster, k8s_env, tmp_path):
                           timeout=180, check=False)
     assert proc.returncode != 0
     assert 'kubeconfig: file %s does not exist' % missing in proc.stderr, proc.stderr
+
+
+def test_plain_kubevirt_vms_and_their_services(plain_cluster, plain_namespace, tmp_path):
+    """On a plain KubeVirt + Multus cluster (no Harvester API): VMs the vm module wrote with flavor auto (they carry
+    no harvesterhci.io label), a Service vm_service wrote there (it selects KubeVirt's vm.kubevirt.io/name), and the
+    inventory's hosts, VLAN network groups and Service address from them."""
+    from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import vlan_network_handler
+    from ansible_collections.harvester.network.plugins.module_utils.cluster.vms import vm_handler, vm_service_handler
+    from testbeds.cluster.handlers import call
+    from tests.integration.cluster.test_plain_kubevirt import NET, SVC, VM, disk, nic
+
+    ns = plain_namespace
+    call(plain_cluster, vlan_network_handler, NET, name='vlan100', namespace=ns, bridge='br-vlan', vlan_id=100)
+    for name in ('web1', 'new1'):
+        result, _log = call(plain_cluster, vm_handler, VM, name=name, namespace=ns, state='running',
+                            interfaces=[nic('default'), nic('nic-1', 'vlan100')],
+                            disks=[disk('root', container_disk='quay.io/containerdisks/ubuntu:22.04')])
+        assert result['flavor'] == 'plain'
+    put_vmi(plain_cluster, ns, 'web1', interfaces=[nic_status('default', '52:54:00:00:03:01', ['10.52.0.31']),
+                                                   nic_status('nic-1', '52:54:00:00:03:02', ['192.168.100.31'])])
+    put_vmi(plain_cluster, ns, 'new1', phase='Scheduled', interfaces=[])
+    call(plain_cluster, vm_service_handler, SVC, name='new1-ssh', namespace=ns, vm='new1',
+         ports=[dict(name=None, port=22, target_port=None, protocol='TCP', node_port=None)])
+    cluster_ip = ok(plain_cluster.request('GET', '/api/v1/namespaces/%s/services/new1-ssh' % ns), 200)['spec']['clusterIP']
+
+    inventory = load(write_config(tmp_path, {'kubeconfig': plain_cluster.kubeconfig, 'namespaces': [ns],
+                                             'network': ['vlan100']}))
+    assert sorted(h.name for h in inventory.get_hosts()) == ['%s/new1' % ns, '%s/web1' % ns]
+    web = host_vars(inventory, '%s/web1' % ns)
+    assert (web['ansible_host'], web['harvester_address_source']) == ('192.168.100.31', 'network')
+    new = host_vars(inventory, '%s/new1' % ns)  # no IP yet: the Service that selects vm.kubevirt.io/name=new1
+    assert (new['ansible_host'], new['harvester_service'], new['harvester_address_source']) == (
+        cluster_ip, 'new1-ssh', 'service')
+    assert group_members(inventory, 'harvester_network_%s_vlan100' % safe(ns)) == ['%s/new1' % ns, '%s/web1' % ns]

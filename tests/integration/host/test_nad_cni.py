@@ -12,7 +12,7 @@ import secrets
 
 import pytest
 
-from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import cni_config_json
+from ansible_collections.harvester.network.plugins.module_utils.cluster.builders import cni_config_json, plain_vlan_network
 from testbeds import cni
 
 CNI_BIN = '/usr/lib/cni'  # Debian's containernetworking-plugins (1.1.1)
@@ -104,3 +104,49 @@ def test_preserve_default_vlan_with_the_built_plugin(make_netns, built_plugins, 
     ports = host_port(node, 'data-br')
     assert len(ports) == 1
     assert vlans_of(node, ports[0]) == vlans
+
+
+def tagged_vids(entries):
+    """The VIDs of ``bridge -j vlan show`` entries without the PVID flag (a range entry has ``vlanEnd``)."""
+    vids = set()
+    for entry in entries:
+        if 'PVID' not in entry.get('flags', []):
+            vids.update(range(entry['vlan'], entry.get('vlanEnd', entry['vlan']) + 1))
+    return vids
+
+
+def test_plain_kubevirt_nads_with_the_built_plugin(make_netns, built_plugins):
+    """The NADs vlan_network writes with flavor plain (no Harvester: builders.plain_vlan_network), fed to the bridge
+    plugin v1.6.2 the nodes of a plain KubeVirt + Multus cluster run: every config is accepted, the ports get the
+    VLANs asked for (VLAN 100 only with preserve_default_vlan false; the trunk's VIDs tagged), the bridge is not
+    made promiscuous (no promiscMode), and the VLANs separate the VMs."""
+    node = make_netns('node')
+    # the node bridge as harvester.network.host_bridge builds it: VLAN filtering, default PVID 1
+    node.ip('link', 'add', 'br-vlan', 'type', 'bridge', 'vlan_filtering', '1', 'vlan_default_pvid', '1')
+    node.ip('link', 'set', 'br-vlan', 'up')
+    networks = {
+        'a': dict(name='vlan100', vlan_id=100, preserve_default_vlan=False),
+        'b': dict(name='vlan100', vlan_id=100),
+        'c': dict(name='vlan200', vlan_id=200, preserve_default_vlan=False, mtu=1400),
+        't': dict(name='trunk', network_type='trunk', vlan_trunk=[{'min_id': 300}, {'min_id': 310, 'max_id': 311}]),
+    }
+    vms, ports = {}, {}
+    for name, network in sorted(networks.items()):
+        config = plain_vlan_network(dict(network, namespace='default', bridge='br-vlan'))['spec']['config']
+        vms[name] = make_netns(name)
+        before = set(host_port(node, 'br-vlan'))
+        cni_add(node, vms[name], config, cni_bin=built_plugins)
+        (ports[name],) = set(host_port(node, 'br-vlan')) - before
+    assert vlans_of(node, ports['a']) == [{'vlan': 100, 'flags': ['PVID', 'Egress Untagged']}]
+    assert {'vlan': 100, 'flags': ['PVID', 'Egress Untagged']} in vlans_of(node, ports['b'])
+    assert {'vlan': 1, 'flags': ['Egress Untagged']} in vlans_of(node, ports['b'])  # the plugin's default: kept
+    assert vlans_of(node, ports['c']) == [{'vlan': 200, 'flags': ['PVID', 'Egress Untagged']}]
+    assert tagged_vids(vlans_of(node, ports['t'])) == {300, 310, 311}
+    assert json.loads(vms['c'].ip('-j', 'link', 'show', 'eth0').stdout)[0]['mtu'] == 1400
+    details = json.loads(node.ip('-d', '-j', 'link', 'show', 'br-vlan').stdout)[0]
+    assert 'PROMISC' not in details['flags'] and details.get('promiscuity', 0) == 0
+
+    for index, name in enumerate(('a', 'b', 'c')):
+        vms[name].ip('addr', 'add', '10.98.0.%d/24' % (index + 1), 'dev', 'eth0')
+    assert vms['a'].run(['ping', '-c', '1', '-W', '2', '10.98.0.2'], check_rc=False).returncode == 0
+    assert vms['a'].run(['ping', '-c', '1', '-W', '1', '10.98.0.3'], check_rc=False).returncode != 0

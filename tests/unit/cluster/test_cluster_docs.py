@@ -17,6 +17,7 @@ FRAGMENTS = {
     'harvester.network.cluster_auth': ModuleDocFragment.DOCUMENTATION,
     'harvester.network.cluster_auth.apply': ModuleDocFragment.APPLY,
     'harvester.network.cluster_auth.generation': ModuleDocFragment.GENERATION,
+    'harvester.network.cluster_auth.flavor': ModuleDocFragment.FLAVOR,
 }
 MODULES_DIR = os.path.join(REPO_ROOT, 'plugins', 'modules')
 
@@ -76,3 +77,4 @@ def test_shared_options_are_the_fragments():
     _same_shape(yaml.safe_load(ModuleDocFragment.APPLY)['options'], argspecs.APPLY_ARG_SPEC, 'cluster_auth.apply')
     _same_shape(yaml.safe_load(ModuleDocFragment.GENERATION)['options'], argspecs.GENERATION_ARG_SPEC,
                 'cluster_auth.generation')
+    _same_shape(yaml.safe_load(ModuleDocFragment.FLAVOR)['options'], argspecs.FLAVOR_ARG_SPEC, 'cluster_auth.flavor')
