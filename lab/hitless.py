@@ -3,8 +3,8 @@
 Flows (lab/traffic.py): per network one ICMP echo flow at 100 echoes a second between VM stand-ins, across the
 switch where the lab has a pair on different nodes (else to a host on the switch, else on one node):
 VLAN 100 node1 -> node2, VLAN 200 node2 -> node1, VLAN 300 on node1 (the switch does not permit it), untagged
-node2 -> the untagged host on the switch. Each step below is measured on its own: the flows start, the change runs,
-a second passes, the flows stop and each says what it lost and its longest gap.
+node2 -> the untagged host on the switch. Each change below is measured on its own, in one window per way: the flows start,
+the change runs (its two steps), a second passes, the flows stop and each says what it lost and its longest gap.
 
 Changes, each done twice in the same run:
 
@@ -39,13 +39,14 @@ PLAYBOOK = os.path.join(REPO_ROOT, 'lab', 'playbooks', 'hitless.yml')
 SETTLE = 1.0  # seconds of traffic after a change before the flows stop
 ADDED_VID, REMOVED_VID = 400, 300
 JUMBO = 9000
-STEPS = (
-    ('vlans_a', 1, 'VID %d added to every trunk, VID %d removed' % (ADDED_VID, REMOVED_VID)),
-    ('vlans_b', 1, 'back: VID %d added, VID %d removed' % (REMOVED_VID, ADDED_VID)),
-    ('member_out', 2, 'a bond member leaves (the other one carries the traffic)'),
-    ('member_in', 2, 'the bond member joins again'),
-    ('mtu_up', 3, 'MTU 1500 -> %d on the bond and the bridge' % JUMBO),
-    ('mtu_down', 3, 'MTU %d -> 1500 on the bond and the bridge' % JUMBO),
+# The changes: (id, number in issue 15, title, its two steps). Each is ONE window of traffic per way: the first step,
+# then the second, which puts the site back as it was.
+CHANGES = (
+    ('vlans', 1, 'VID %d added to every trunk and VID %d removed, then back' % (ADDED_VID, REMOVED_VID),
+     ('vlans_a', 'vlans_b')),
+    ('member', 2, 'a bond member leaves (the other one carries the traffic), then joins again',
+     ('member_out', 'member_in')),
+    ('mtu', 3, 'MTU 1500 -> %d on the bond and the bridge, then back to 1500' % JUMBO, ('mtu_up', 'mtu_down')),
 )
 
 
@@ -189,11 +190,11 @@ def failover_allowance(uplink, interval):
     return int(math.ceil((uplink['miimon'] + uplink['downdelay']) / 1000.0 / interval)) + 1
 
 
-def concerned(step, flow, uplinks_before):
-    """Does ``step`` concern ``flow``?  None, or why (then the failover allowance applies)."""
-    if step in ('vlans_a', 'vlans_b'):
+def concerned(change, flow, uplinks_before):
+    """Does ``change`` concern ``flow``?  None, or why (then the failover allowance applies)."""
+    if change == 'vlans':
         return 'its VLAN changes on the trunk' if flow['across'] and flow['vid'] in (ADDED_VID, REMOVED_VID) else None
-    if step == 'member_out':
+    if change == 'member':
         for node in flow['nodes']:
             uplink = uplinks_before.get(node)
             if uplink and uplink['active'] == uplink['slaves'][-1]:
@@ -201,15 +202,15 @@ def concerned(step, flow, uplinks_before):
     return None
 
 
-def judge(step, flows, results, uplinks_before, interval):
-    """Our way's verdict per flow: (ok, text)."""
+def judge(change, flows, results, uplinks_before, interval):
+    """Our way's verdict per flow: (ok, the goal in words)."""
     verdicts = {}
     for flow in flows:
         got = results.get(flow['id']) or {}
         if 'lost' not in got:
             verdicts[flow['id']] = (False, 'no result (%s)' % got.get('error', 'the flow did not run'))
             continue
-        why = concerned(step, flow, uplinks_before)
+        why = concerned(change, flow, uplinks_before)
         allowed = 0
         if why:
             allowed = max(failover_allowance(uplinks_before[node], interval) for node in flow['nodes']
@@ -247,7 +248,7 @@ class Hitless:
                 'flows': [dict((k, flow[k]) for k in ('id', 'netns', 'target')) for flow in self.flows]}
         return self.lab.job(action, plan, module='lab.traffic')
 
-    def measure(self, step, way, apply):
+    def measure(self, change, way, apply):
         """The nodes' uplinks seen and the flows on, ``apply(uplinks)``, a second more, flows off:
         (results, error of apply or None, seconds of apply, the uplinks before)."""
         started = self.traffic('start', [self.world.netns('node', node) for node in self.world.node_names])
@@ -265,33 +266,38 @@ class Hitless:
         seconds = time.monotonic() - begun
         time.sleep(SETTLE)
         results = self.traffic('stop')
-        progress('    hitless %s (%s): %.1fs; %s' % (step, way, seconds, '; '.join(
+        progress('    hitless %s (%s): %.1fs; %s' % (change, way, seconds, '; '.join(
             '%s %s' % (flow['network'], describe(results.get(flow['id']) or {})) for flow in self.flows)))
         return results, error, seconds, before
 
-    def ours(self, step):
+    def ours(self, change, steps):
+        """Both steps in one ansible-playbook run (lab/playbooks/hitless.yml: one pass over the nodes per step)."""
         def apply(before):
             del before  # every node gets the same change, from the uplink as the stage found it
-            extra = ['-e', json.dumps({'hitless': _ours(step, self.base[self.world.node_names[0]])}, sort_keys=True)]
+            first = self.base[self.world.node_names[0]]
+            extra = ['-e', json.dumps({'hitless': {'steps': [_ours(step, first) for step in steps]}}, sort_keys=True)]
             run = playbook.run(self.lab.paths.run, self.lab.cluster['kubeconfig'], self.world.vars_files,
-                               'hitless %s' % step, self.lab.paths.state('logs', 'hitless-%s.log' % step),
+                               'hitless %s' % change, self.lab.paths.state('logs', 'hitless-%s.log' % change),
                                playbook=PLAYBOOK, extra=extra, echo=False)
             if run.rc != 0:
                 return 'ansible-playbook exited %d: %s' % (run.rc, '; '.join(run.failures[:2]) or run.tail(5))
             return None
-        return self.measure(step, 'ours', apply)
+        return self.measure(change, 'ours', apply)
 
-    def recreate(self, step):
+    def recreate(self, change, steps):
+        """Both steps as one run-plan job: every node's first step, a second, every node's second step."""
         def apply(before):
-            steps = []
-            for node in self.world.node_names:
-                steps += recreate_steps(step, self.world.netns('node', node), self.base[node], before[node])
-            self.lab.job('run-plan', {'steps': steps})
-        return self.measure(step, 'recreate', apply)
+            plan = []
+            for number, step in enumerate(steps):
+                if number:
+                    plan.append({'desc': 'a second between the steps', 'argv': ['sleep', '1']})
+                for node in self.world.node_names:
+                    plan += recreate_steps(step, self.world.netns('node', node), self.base[node], before[node])
+            self.lab.job('run-plan', {'steps': plan})
+        return self.measure(change, 'recreate', apply)
 
     def run(self):
-        """Every step, ours then recreate per change; returns the report section (rows + flows)."""
-        rows = []
+        """Every change, our way then the recreate way; returns the report section (rows + flows)."""
         if not self.flows:
             return {'flows': [], 'rows': [], 'error': 'no pair of VM stand-ins to send traffic between'}
         namespaces = [self.world.netns('node', node) for node in self.world.node_names]
@@ -299,25 +305,22 @@ class Hitless:
         missing = [node for node in self.world.node_names if node not in self.base]
         if missing:
             return {'flows': [], 'rows': [], 'error': 'no uplink bond under the VMs\' bridge on %s' % ', '.join(missing)}
-        for change in (1, 2, 3):
-            steps = [item for item in STEPS if item[1] == change]
-            measured = {}
-            for way in ('ours', 'recreate'):
-                for step, _change, _title in steps:
-                    measured[(step, way)] = (self.ours if way == 'ours' else self.recreate)(step)
-            for step, _change, title in steps:
-                rows.append(self.row(step, change, title, measured[(step, 'ours')], measured[(step, 'recreate')]))
+        rows = []
+        for change, number, title, steps in CHANGES:
+            ours = self.ours(change, steps)
+            recreate = self.recreate(change, steps)
+            rows.append(self.row(change, number, title, ours, recreate))
         return {'flows': [dict((k, flow[k]) for k in ('id', 'label', 'network', 'vid', 'nodes')) for flow in self.flows],
                 'interval_ms': self.interval * 1000, 'rows': rows}
 
-    def row(self, step, change, title, ours, recreate):
+    def row(self, change, number, title, ours, recreate):
         results, error, seconds, before = ours
-        verdicts = judge(step, self.flows, results, before, self.interval)
+        verdicts = judge(change, self.flows, results, before, self.interval)
         ok = error is None and all(verdict[0] for verdict in verdicts.values())
         flows = {}
         for flow in self.flows:
             flows[flow['id']] = {'ours': results.get(flow['id']) or {}, 'recreate': recreate[0].get(flow['id']) or {},
                                  'goal': verdicts[flow['id']][1], 'ok': verdicts[flow['id']][0]}
-        return {'id': step, 'change': change, 'title': 'Change %d: %s' % (change, title),
+        return {'id': change, 'change': number, 'title': 'Change %d: %s' % (number, title),
                 'status': 'PASS' if ok else 'FAIL', 'error': error, 'recreate_error': recreate[1],
                 'seconds': {'ours': round(seconds, 1), 'recreate': round(recreate[2], 1)}, 'flows': flows}

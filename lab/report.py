@@ -45,19 +45,19 @@ def render_hitless(section):
     if section.get('error'):
         lines.append(_wrap('! ' + section['error'], ''))
     labels = dict((flow['id'], flow['label']) for flow in section.get('flows') or [])
-    lines.append('%-10s  %-6s  %-46s  %-24s  %-24s' % ('step', 'result', 'flow', 'ours', 'recreate'))
-    lines.append('%s  %s  %s  %s  %s' % ('-' * 10, '-' * 6, '-' * 46, '-' * 24, '-' * 24))
+    lines.append('%-8s  %-6s  %-48s  %-24s  %-24s' % ('change', 'result', 'flow', 'ours', 'recreate'))
+    lines.append('%s  %s  %s  %s  %s' % ('-' * 8, '-' * 6, '-' * 48, '-' * 24, '-' * 24))
     for row in section.get('rows') or []:
-        lines.append('%-10s  %-6s  %s (ours %.0fs, recreate %.0fs)' % (
+        lines.append('%-8s  %-6s  %s (ours %.0fs, recreate %.0fs)' % (
             row['id'], row['status'], row['title'], row['seconds']['ours'], row['seconds']['recreate']))
         for problem in (row.get('error'), row.get('recreate_error')):
             if problem:
-                lines.append(_wrap('! ' + problem, ' ' * 20))
+                lines.append(_wrap('! ' + problem, ' ' * 18))
         for flow_id, flow in sorted(row['flows'].items()):
-            lines.append('%-10s  %-6s  %-46s  %-24s  %-24s' % (
-                '', 'ok' if flow['ok'] else 'BAD', labels.get(flow_id, flow_id)[:46], _flow_text(flow['ours']),
+            lines.append('%-8s  %-6s  %-48s  %-24s  %-24s' % (
+                '', 'ok' if flow['ok'] else 'BAD', labels.get(flow_id, flow_id)[:48], _flow_text(flow['ours']),
                 _flow_text(flow['recreate'])))
-            lines.append('%-20s  goal (ours): %s' % ('', flow['goal']))
+            lines.append('%-16s  goal (ours): %s' % ('', flow['goal']))
     return lines
 
 
@@ -91,7 +91,7 @@ def render(document):
     if 'hitless' in document:
         lines += render_hitless(document['hitless'])
     lines += ['', 'RESULT: %s (%d of %d rows pass%s)' % (
-        summary['result'], summary['passed'], summary['rows'], '; hitless: %d of %d steps pass' % (
+        summary['result'], summary['passed'], summary['rows'], '; hitless: %d of %d changes pass' % (
             summary['hitless']['rows'] - len(summary['hitless']['failed']), summary['hitless']['rows'])
         if 'hitless' in summary else '')]
     return '\n'.join(lines) + '\n'

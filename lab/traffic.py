@@ -74,9 +74,22 @@ def start(plan):
     seen = views(plan.get('views') or [])
     interval = plan.get('interval', INTERVAL)
     count = int(MAX_SECONDS / interval)
-    started = {}
+    started, stale = {}, []
     for flow in plan['flows']:
         out, pid_file = _files(plan, flow)
+        # a flow of an earlier run that was never stopped: stop it, and give the new one a file of its own (an old
+        # ping still writing into a reused file would mix its answers in)
+        try:
+            with open(pid_file, encoding='utf-8') as handle:
+                old = int(handle.read().strip())
+            if _interrupt(old):
+                stale.append(flow['id'])
+                _wait_all([old])
+        except (OSError, ValueError):
+            pass
+        for path in (out, pid_file):
+            if os.path.exists(path):
+                os.unlink(path)
         with open(out, 'w', encoding='utf-8') as handle:
             proc = subprocess.Popen(  # pylint: disable=consider-using-with
                 ['ip', 'netns', 'exec', flow['netns'], 'ping', '-D', '-n', '-i', str(interval), '-W', '1',
@@ -93,7 +106,7 @@ def start(plan):
             # ping's output to a file is block-buffered: a block with an answer shows within a second at this rate
             if flow['id'] in waiting and _has_answer(_files(plan, flow)[0]):
                 waiting.discard(flow['id'])
-    return {'pids': started, 'not_ready': sorted(waiting), 'views': seen}
+    return {'pids': started, 'not_ready': sorted(waiting), 'views': seen, 'stale': stale}
 
 
 def _has_answer(path):

@@ -80,11 +80,11 @@ def test_report_files(lab_run):
     assert [row['id'] for row in stored['rows']] == [row_id for row_id, _title in checks.ROWS]
     assert all(row['evidence'] for row in stored['rows']), [row['id'] for row in stored['rows'] if not row['evidence']]
     passed = sum(row['status'] == 'PASS' for row in stored['rows'])
-    steps_failed = [row['id'] for row in stored['hitless']['rows'] if row['status'] != 'PASS']
+    changes_failed = [row['id'] for row in stored['hitless']['rows'] if row['status'] != 'PASS']
     assert stored['summary'] == {'rows': len(checks.ROWS), 'passed': passed, 'failed': len(checks.ROWS) - passed,
-                                 'result': 'PASS' if passed == len(checks.ROWS) and not steps_failed else 'FAIL',
+                                 'result': 'PASS' if passed == len(checks.ROWS) and not changes_failed else 'FAIL',
                                  'seconds': round(sum(s['seconds'] for s in stored['stages']), 1),
-                                 'hitless': {'rows': len(hitless.STEPS), 'failed': steps_failed}}
+                                 'hitless': {'rows': len(hitless.CHANGES), 'failed': changes_failed}}
     assert [s['name'] for s in stored['stages']] == ['control plane and kernel', 'topology', 'site.yml (converge)',
                                                      'VM stand-ins', 'site.yml again (idempotence)', 'checks',
                                                      'hitless: changes while traffic flows',
@@ -95,11 +95,11 @@ def test_report_files(lab_run):
         text = handle.read()
     for number, row in enumerate(stored['rows'], start=1):
         assert '%-4s  %-6s  %s' % (number, row['status'], row['title']) in text
-    assert 'RESULT: %s (%d of %d rows pass; hitless: %d of %d steps pass)' % (
-        stored['summary']['result'], passed, len(checks.ROWS), len(hitless.STEPS) - len(steps_failed),
-        len(hitless.STEPS)) in text
+    assert 'RESULT: %s (%d of %d rows pass; hitless: %d of %d changes pass)' % (
+        stored['summary']['result'], passed, len(checks.ROWS), len(hitless.CHANGES) - len(changes_failed),
+        len(hitless.CHANGES)) in text
     for row in stored['hitless']['rows']:
-        assert '%-10s  %-6s  %s' % (row['id'], row['status'], row['title']) in text
+        assert '%-8s  %-6s  %s' % (row['id'], row['status'], row['title']) in text
 
 
 def test_hitless(lab_run):
@@ -111,34 +111,34 @@ def test_hitless(lab_run):
     section = document['hitless']
     assert not section.get('error'), section['error']
     rows = dict((row['id'], row) for row in section['rows'])
-    assert sorted(rows) == sorted(step for step, _change, _title in hitless.STEPS)
+    assert sorted(rows) == sorted(change[0] for change in hitless.CHANGES)
     assert sorted(set(row['change'] for row in rows.values())) == [1, 2, 3]
     flows = [flow['id'] for flow in section['flows']]
     assert len(flows) >= 3, section['flows']  # the lab's site has flows on VLANs 100, 200, 300 and untagged
     problems = []
-    for step, row in sorted(rows.items()):
+    for change, row in sorted(rows.items()):
         for way, error in (('ours', row['error']), ('recreate', row['recreate_error'])):
             if error:
-                problems.append('%s (%s): %s' % (step, way, error))
-        assert sorted(row['flows']) == sorted(flows), step
+                problems.append('%s (%s): %s' % (change, way, error))
+        assert sorted(row['flows']) == sorted(flows), change
         for flow_id, flow in sorted(row['flows'].items()):
             ours, theirs = flow['ours'], flow['recreate']
             if 'lost' not in ours or 'lost' not in theirs:
-                problems.append('%s %s: not measured (ours %s, recreate %s)' % (step, flow_id, ours, theirs))
+                problems.append('%s %s: not measured (ours %s, recreate %s)' % (change, flow_id, ours, theirs))
                 continue
             # each echo is answered, lost, or was in flight at the stop
             for got in (ours, theirs):
-                assert got['sent'] == got['received'] + got['holes'] + got['tail'], (step, flow_id, got)
+                assert got['sent'] == got['received'] + got['holes'] + got['tail'], (change, flow_id, got)
             if ours['received'] == 0 or theirs['received'] == 0:
-                problems.append('%s %s: no echo answered' % (step, flow_id))
+                problems.append('%s %s: no echo answered' % (change, flow_id))
             if flow['goal'].startswith('not concerned') and ours['lost'] != 0:
                 problems.append('%s %s: ours lost %d of %d on a flow the change does not concern'
-                                % (step, flow_id, ours['lost'], ours['sent']))
+                                % (change, flow_id, ours['lost'], ours['sent']))
             if not flow['ok']:
-                problems.append('%s %s: ours %s, goal %s' % (step, flow_id, ours, flow['goal']))
+                problems.append('%s %s: ours %s, goal %s' % (change, flow_id, ours, flow['goal']))
         # the row's verdict is our way's, flow by flow
         assert row['status'] == ('PASS' if not row['error'] and all(flow['ok'] for flow in row['flows'].values())
-                                 else 'FAIL'), step
+                                 else 'FAIL'), change
     assert not problems, '\n'.join(problems)
 
 

@@ -80,7 +80,11 @@ def test_flows_on_a_real_kernel(pairs, tmp_path):
     plan = {'dir': str(tmp_path), 'interval': 0.01,
             'flows': [{'id': 'cut', 'netns': pairs[0], 'target': '192.0.2.2'},
                       {'id': 'steady', 'netns': steady, 'target': '198.51.100.2'}]}
+    assert traffic.start(plan)['stale'] == []
+    # started again without a stop (an interrupted run): the old flows are stopped, the new ones write files of
+    # their own
     started = traffic.start(plan)
+    assert started['stale'] == ['cut', 'steady']
     assert started['not_ready'] == [] and len(started['pids']) == 2
     time.sleep(0.5)
     # the far end stops answering for half a second (its address gone; the sender sees nothing: the echoes are lost
@@ -131,12 +135,12 @@ def test_which_flows_a_change_concerns():
     local = {'id': 'f2', 'nodes': ['node1'], 'across': False, 'vid': 300}
     uplinks = {'node1': UPLINK, 'node2': dict(UPLINK, active='eth2')}
     # the member leaving (eth2) carries node2's traffic: the flow across node2 is concerned, the local one is not
-    assert hitless.concerned('member_out', across, uplinks)
-    assert hitless.concerned('member_out', local, uplinks) is None
-    assert hitless.concerned('mtu_up', across, uplinks) is None
+    assert hitless.concerned('member', across, uplinks)
+    assert hitless.concerned('member', local, uplinks) is None
+    assert hitless.concerned('mtu', across, uplinks) is None
     # VID 300 leaves the trunk: a flow on VLAN 300 inside one node does not cross it
-    assert hitless.concerned('vlans_a', local, uplinks) is None
-    assert hitless.concerned('vlans_a', dict(local, across=True, nodes=['node1', 'node2']), uplinks)
+    assert hitless.concerned('vlans', local, uplinks) is None
+    assert hitless.concerned('vlans', dict(local, across=True, nodes=['node1', 'node2']), uplinks)
     result = {'lost': 3, 'sent': 500, 'received': 497, 'in_flight': 2}
-    verdicts = hitless.judge('member_out', [across, local], {'f1': result, 'f2': result}, uplinks, 0.01)
+    verdicts = hitless.judge('member', [across, local], {'f1': result, 'f2': result}, uplinks, 0.01)
     assert verdicts['f1'][0] and not verdicts['f2'][0]  # 3 <= 11 + 2 (failover of miimon 100 ms); 3 > 0
