@@ -90,7 +90,7 @@ def plan_flows(world, vm_plan, attach):
                       'across': node != nic['node'],
                       'label': '%s %s (%s) -> %s (%s)' % (
                           'VLAN %s' % nic['vid'] if nic['vid'] else 'untagged', nic['vm'], nic['node'], peer,
-                          node or 'on the switch')})
+                          node or 'switch')})
     return flows
 
 

@@ -33,20 +33,20 @@ def build(rows, stages, meta, hitless=None):
 def _flow_text(got):
     if not got or 'lost' not in got:
         return 'no result'
-    gap = '%.0f ms' % got['gap_ms'] if got.get('gap_ms') is not None else '-'
-    return '%d/%d lost, gap %s' % (got['lost'], got['sent'], gap)
+    gap = '%.1f s' % (got['gap_ms'] / 1000.0) if got.get('gap_ms') is not None else '-'
+    return 'lost %d/%d, gap %s' % (got['lost'], got['sent'], gap)
 
 
 def render_hitless(section):
     """The hitless section: per change, per flow, echoes lost of sent and the longest gap, ours and recreate."""
-    lines = ['', 'hitless: changes made while traffic flows (ICMP echoes every %s ms per flow; lost/sent, longest gap '
-             'between answers); ours = the collection\'s modules, recreate = Harvester\'s controller\'s way as an ip '
-             'script' % section.get('interval_ms'), '']
+    lines = ['', _wrap('hitless: changes made while traffic flows (ICMP echoes every %s ms per flow; lost/sent, longest '
+                       'gap between answers); ours = the collection\'s modules, recreate = Harvester\'s controller\'s '
+                       'way as an ip script' % section.get('interval_ms'), ''), '']
     if section.get('error'):
         lines.append(_wrap('! ' + section['error'], ''))
     labels = dict((flow['id'], flow['label']) for flow in section.get('flows') or [])
-    lines.append('%-8s  %-6s  %-48s  %-24s  %-24s' % ('change', 'result', 'flow', 'ours', 'recreate'))
-    lines.append('%s  %s  %s  %s  %s' % ('-' * 8, '-' * 6, '-' * 48, '-' * 24, '-' * 24))
+    lines.append('%-8s  %-6s  %-44s  %-26s  %s' % ('change', 'result', 'flow', 'ours', 'recreate'))
+    lines.append('%s  %s  %s  %s  %s' % ('-' * 8, '-' * 6, '-' * 44, '-' * 26, '-' * 26))
     for row in section.get('rows') or []:
         lines.append('%-8s  %-6s  %s (ours %.0fs, recreate %.0fs)' % (
             row['id'], row['status'], row['title'], row['seconds']['ours'], row['seconds']['recreate']))
@@ -54,9 +54,9 @@ def render_hitless(section):
             if problem:
                 lines.append(_wrap('! ' + problem, ' ' * 18))
         for flow_id, flow in sorted(row['flows'].items()):
-            lines.append('%-8s  %-6s  %-48s  %-24s  %-24s' % (
-                '', 'ok' if flow['ok'] else 'BAD', labels.get(flow_id, flow_id)[:48], _flow_text(flow['ours']),
-                _flow_text(flow['recreate'])))
+            lines.append(('%-8s  %-6s  %-44s  %-26s  %s' % (
+                '', 'ok' if flow['ok'] else 'BAD', labels.get(flow_id, flow_id)[:44], _flow_text(flow['ours']),
+                _flow_text(flow['recreate']))).rstrip())
             lines.append('%-16s  goal (ours): %s' % ('', flow['goal']))
     return lines
 
