@@ -9,10 +9,11 @@ import time
 WIDTH = 118
 
 
-def build(rows, stages, meta):
-    """The JSON document: rows (id, title, status, evidence, reason), stages (name, status, seconds, error), meta."""
+def build(rows, stages, meta, hitless=None):
+    """The JSON document: rows (id, title, status, evidence, reason), stages (name, status, seconds, error), meta;
+    ``hitless``: the hitless stage's section (lab/hitless.py), whose rows count in the result too."""
     passed = sum(1 for row in rows if row['status'] == 'PASS')
-    return {
+    document = {
         'lab': dict(meta, host=platform.node(), kernel=platform.release(), finished=time.strftime('%Y-%m-%dT%H:%M:%S%z')),
         'summary': {'rows': len(rows), 'passed': passed, 'failed': len(rows) - passed,
                     'result': 'PASS' if rows and passed == len(rows) else 'FAIL',
@@ -20,6 +21,44 @@ def build(rows, stages, meta):
         'rows': rows,
         'stages': stages,
     }
+    if hitless is not None:
+        document['hitless'] = hitless
+        failed = [row['id'] for row in hitless.get('rows') or [] if row['status'] != 'PASS']
+        if failed or hitless.get('error'):
+            document['summary']['result'] = 'FAIL'
+        document['summary']['hitless'] = {'rows': len(hitless.get('rows') or []), 'failed': failed}
+    return document
+
+
+def _flow_text(got):
+    if not got or 'lost' not in got:
+        return 'no result'
+    gap = '%.1f s' % (got['gap_ms'] / 1000.0) if got.get('gap_ms') is not None else '-'
+    return 'lost %d/%d, gap %s' % (got['lost'], got['sent'], gap)
+
+
+def render_hitless(section):
+    """The hitless section: per change, per flow, echoes lost of sent and the longest gap, ours and recreate."""
+    lines = ['', _wrap('hitless: changes made while traffic flows (ICMP echoes every %s ms per flow; lost/sent, longest '
+                       'gap between answers); ours = the collection\'s modules, recreate = Harvester\'s controller\'s '
+                       'way as an ip script' % section.get('interval_ms'), ''), '']
+    if section.get('error'):
+        lines.append(_wrap('! ' + section['error'], ''))
+    labels = dict((flow['id'], flow['label']) for flow in section.get('flows') or [])
+    lines.append('%-8s  %-6s  %-44s  %-26s  %s' % ('change', 'result', 'flow', 'ours', 'recreate'))
+    lines.append('%s  %s  %s  %s  %s' % ('-' * 8, '-' * 6, '-' * 44, '-' * 26, '-' * 26))
+    for row in section.get('rows') or []:
+        lines.append('%-8s  %-6s  %s (ours %.0fs, recreate %.0fs)' % (
+            row['id'], row['status'], row['title'], row['seconds']['ours'], row['seconds']['recreate']))
+        for problem in (row.get('error'), row.get('recreate_error')):
+            if problem:
+                lines.append(_wrap('! ' + problem, ' ' * 18))
+        for flow_id, flow in sorted(row['flows'].items()):
+            lines.append(('%-8s  %-6s  %-44s  %-26s  %s' % (
+                '', 'ok' if flow['ok'] else 'BAD', labels.get(flow_id, flow_id)[:44], _flow_text(flow['ours']),
+                _flow_text(flow['recreate']))).rstrip())
+            lines.append('%-16s  goal (ours): %s' % ('', flow['goal']))
+    return lines
 
 
 def _wrap(text, indent):
@@ -48,8 +87,13 @@ def render(document):
         if stage.get('error'):
             lines.append(_wrap(stage['error'], '    ! '))
     summary = document['summary']
-    lines += ['%s  %s  %s' % ('-' * 56, '-' * 6, '-' * 8), '%-56s  %-6s  %8.1f' % ('total', '', summary['seconds']), '',
-              'RESULT: %s (%d of %d rows pass)' % (summary['result'], summary['passed'], summary['rows'])]
+    lines += ['%s  %s  %s' % ('-' * 56, '-' * 6, '-' * 8), '%-56s  %-6s  %8.1f' % ('total', '', summary['seconds'])]
+    if 'hitless' in document:
+        lines += render_hitless(document['hitless'])
+    lines += ['', 'RESULT: %s (%d of %d rows pass%s)' % (
+        summary['result'], summary['passed'], summary['rows'], '; hitless: %d of %d changes pass' % (
+            summary['hitless']['rows'] - len(summary['hitless']['failed']), summary['hitless']['rows'])
+        if 'hitless' in summary else '')]
     return '\n'.join(lines) + '\n'
 
 

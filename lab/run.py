@@ -9,9 +9,11 @@ would have proven FAIL with that reason):
 4. VM stand-ins               every VM on the API server as a namespace, attached by the bridge CNI plugin
 5. site.yml again             the idempotence run, with the nodes and the API objects compared before and after
 6. checks                     pings and DHCP clients, in parallel, from the stand-ins
-7. rolling update             a node's uplink NIC taken away, default_vlan.yml with that node in the first batch: the
+7. hitless                    changes to the live uplink while traffic flows between the stand-ins, our way and
+                              Harvester's recreate way (lab/hitless.py); HN_LAB_HITLESS=0 leaves it out
+8. rolling update             a node's uplink NIC taken away, default_vlan.yml with that node in the first batch: the
                               run stops there, the node is as it was, later batches untouched; the NIC comes back
-8. report                     report.txt (the table) and report.json next to it
+9. report                     report.txt (the table) and report.json next to it
 """
 
 import json
@@ -20,7 +22,7 @@ import sys
 import time
 import traceback
 
-from lab import channel, checks, checks_current, lifecycle, playbook, report, topology, vms
+from lab import channel, checks, checks_current, hitless, lifecycle, playbook, report, topology, vms
 from lab.config import PROFILE, Paths, World
 from testbeds import cni
 from testbeds.cluster.gobuild import BuildError
@@ -88,8 +90,9 @@ class Lab:
         self.stages.append(stage)
         progress('==> stage %s: skipped (%s)' % (name, why))
 
-    def job(self, action, plan, timeout=JOB_TIMEOUT):
-        """Run ``python -m lab.guest ACTION`` where the lab is; stream its lines; return its JSON output (or None)."""
+    def job(self, action, plan, timeout=JOB_TIMEOUT, module='lab.guest'):
+        """Run ``python -m MODULE ACTION`` (lab.guest, or lab.traffic) where the lab is; stream its lines; return its
+        JSON output (or None)."""
         self.jobs += 1
         folder = self.paths.state('plans')
         os.makedirs(folder, exist_ok=True)
@@ -97,7 +100,7 @@ class Lab:
         out_path = os.path.join(folder, '%02d-%s.out.json' % (self.jobs, action))
         with open(plan_path, 'w', encoding='utf-8') as handle:
             json.dump(plan, handle, indent=1)
-        argv = [sys.executable, '-m', 'lab.guest', action, plan_path] + ([] if action == 'run-plan' else [out_path])
+        argv = [sys.executable, '-m', module, action, plan_path] + ([] if action == 'run-plan' else [out_path])
         pending = []
 
         def show(data):
@@ -193,6 +196,10 @@ class Lab:
         extra = checks_current.rows(self.world, self.cluster['kubeconfig'], vm_plan, attach, plan, results, notes)
         return plan, results, extra
 
+    def _hitless(self, stage, vm_plan, attach):
+        del stage
+        return hitless.Hitless(self, vm_plan, attach).run()
+
     def _rolling(self, stage):
         """The last node loses an uplink NIC (renamed away: the NIC is not there), then the rolling default_vlan.yml
         runs with that node in the first batch and the others after it; the NIC gets its name back afterwards."""
@@ -232,8 +239,9 @@ class Lab:
 
     def up(self):
         """Bring the lab up and prove it; returns the report document (also written next to the lab)."""
-        total = 7
+        total = 8
         rows = {}
+        section = None
         cluster = self.stage(1, total, 'control plane and kernel', self._start)
         if cluster is None:
             why = 'the lab did not start (stage "control plane and kernel")'
@@ -274,9 +282,19 @@ class Lab:
                 rows.update((row.id, row) for row in probed[2])
         else:
             self.skip('checks', 'no VM stand-ins')
+        if os.environ.get('HN_LAB_HITLESS', '1') == '0':
+            self.skip('hitless: changes while traffic flows', 'HN_LAB_HITLESS=0')
+        elif converged and stand_ins is not None:
+            section = self.stage(7, total, 'hitless: changes while traffic flows', self._hitless, stand_ins[0],
+                                 stand_ins[2])
+            if section is None:
+                section = {'rows': [], 'error': 'the stage failed: %s' % self.stages[-1].error}
+        else:
+            self.skip('hitless: changes while traffic flows', 'site.yml did not converge or no VM stand-ins')
+            section = {'rows': [], 'error': 'not run: site.yml did not converge or no VM stand-ins'}
         if converged:
             # last: it takes a NIC away for a while, after every other row has been proven
-            rolled = self.stage(7, total, 'rolling update, a node fails', self._rolling)
+            rolled = self.stage(8, total, 'rolling update, a node fails', self._rolling)
             rows['rolling'] = checks.rolling_row(rolled) if rolled is not None else checks.not_run(
                 'rolling', self.stages[-1].error)
         else:
@@ -286,7 +304,7 @@ class Lab:
                 failed = [s for s in self.stages if s.status == 'FAIL']
                 rows[row_id] = checks.not_run(row_id, 'stage "%s" failed: %s' % (failed[0].name, failed[0].error)
                                               if failed else 'no result')
-        return self.finish(rows)
+        return self.finish(rows, section)
 
     def converge_row(self, run):
         if run is None:
@@ -338,13 +356,13 @@ class Lab:
         row.status = 'PASS' if ok_all else 'FAIL'
         return row
 
-    def finish(self, rows):
+    def finish(self, rows, hitless_section=None):
         ordered = [rows[row_id].as_dict() for row_id in checks_current.row_ids(self.world)]
         agent = channel.agent_info(self.paths.run) or {}
         meta = {'profile': self.profile, 'bed': {'guest': 'QEMU guest (TCG)', 'native': 'native kernel'}.get(
             agent.get('bed'), agent.get('bed')), 'guest_kernel': agent.get('kernel'), 'state': self.paths.run,
             'inventory': 'lab/inventory/hosts.yml',
             'vars': [os.path.relpath(path, REPO_ROOT) for path in self.world.vars_files]}
-        document = report.build(ordered, [stage.as_dict() for stage in self.stages], meta)
+        document = report.build(ordered, [stage.as_dict() for stage in self.stages], meta, hitless_section)
         report.write(document, self.paths.report_json, self.paths.report_txt)
         return document

@@ -29,7 +29,7 @@ from ansible_collections.harvester.network.plugins.module_utils.host import (
 from ansible_collections.harvester.network.plugins.module_utils.host.apply import (
     ApplyError, execute, in_flight, lost_in_flight, lost_text, rollback)
 from ansible_collections.harvester.network.plugins.module_utils.host.harvester_agent import agent_warnings
-from ansible_collections.harvester.network.plugins.module_utils.host.plan import PlanError, make_plan
+from ansible_collections.harvester.network.plugins.module_utils.host.plan import PlanError, interruptions, make_plan
 
 
 class EngineError(Exception):
@@ -238,6 +238,7 @@ def _converge(profile, params, want, nl, check_mode, netns, paths, result, start
     plan, saved = _prepare(profile, params, want, have, paths, result)
     timings['plan'] = round(time.monotonic() - mark, 4)
     result['warnings'].extend(agent_warnings(plan.ops, have))
+    result['warnings'].extend(interruptions(plan.ops, have))
     if check_mode:
         predicted = profile.view(params, plan.state, want)
         result.update(changed=bool(plan.ops), after=predicted, diff=diff_of(result['before'], predicted))

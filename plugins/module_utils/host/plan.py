@@ -210,9 +210,14 @@ def plan_links(plan, want, early_tables=()):
             changes['promisc'] = spec['promisc']
         if changes:
             plan.add(O.SetLink(link=name, **changes))
+    # MTU order (hitless, docs/host.md): a bridge whose MTU goes down is lowered before its ports, so it is never
+    # larger than the port it sends through; one whose MTU goes up is raised after them (phase 7).
+    for name in sorted(bridges):
+        if name in have['links']:
+            _bridge_mtu(plan, have, want, bridges, name, lower_only=True)
     for name in sorted(plan.state['links']):
         if name in bridges:
-            continue  # a bridge's MTU is set after its ports (phase 7)
+            continue  # a bridge's MTU is set after its ports (phase 7), or before them when it goes down (above)
         mtu = _mtu_target(have, want, name)
         if name in bonds or mtu is not None:
             link = plan.state['links'][name]
@@ -256,10 +261,7 @@ def plan_links(plan, want, early_tables=()):
     # Phase 7: bridge MTUs (after their ports: the kernel re-derives an unpinned bridge MTU from its ports),
     # then links up.
     for name in sorted(bridges):
-        mtu = bridge_mtu_target(have, want, name)
-        if mtu is not None and plan.state['links'][name].get('mtu') != mtu:
-            plan.add(O.SetLink(link=name, mtu=mtu, note='the bridge MTU follows its uplink (harvester#4353)'
-                               if bridges[name].get('mtu') is None else None))
+        _bridge_mtu(plan, have, want, bridges, name)
     for section in (bonds, bridges):
         for name in sorted(section):
             up = section[name].get('up')
@@ -283,6 +285,16 @@ def plan_links(plan, want, early_tables=()):
         uplink = spec.get('uplink')
         if uplink and uplink in plan.state['links'] and not plan.state['links'][uplink].get('up'):
             plan.add(O.SetUp(link=uplink, up=True))
+
+
+def _bridge_mtu(plan, have, want, bridges, name, lower_only=False):
+    """Set bridge ``name``'s MTU when it differs from its target (``lower_only``: only when it goes down)."""
+    mtu = bridge_mtu_target(have, want, name)
+    current = plan.state['links'][name].get('mtu')
+    if mtu is None or current == mtu or (lower_only and (current is None or mtu > current)):
+        return
+    plan.add(O.SetLink(link=name, mtu=mtu, note='the bridge MTU follows its uplink (harvester#4353)'
+                       if bridges[name].get('mtu') is None else None))
 
 
 def _plan_bond_changes(plan, name, spec):
@@ -537,6 +549,26 @@ def plan_l3(plan, want):
         route = model.moved_route(route, moves)
         if all(_surviving(state, hop.get('interface')) for hop in route['nexthops'] if hop.get('interface')):
             plan.add(O.AddOtherRoute(route=route))
+
+
+# --------------------------------------------------------------------------- what stops traffic
+
+def interruptions(ops, have):
+    """Warnings for the planned changes that stop the traffic through a live bond: options the kernel only takes
+    while the bond is down (a mode change also releases its slaves). A kernel rule, not the plan's choice; every
+    other change the planner makes to a live uplink (VLAN IDs, members, MTU, other options) keeps it up
+    (docs/host.md, "Hitless changes")."""
+    found = []
+    for op in ops:
+        if not isinstance(op, O.SetBondOptions):
+            continue
+        keys = [key for key in model.BOND_OPTIONS_NEED_DOWN if key in op.options]
+        link = have['links'].get(op.link) or {}
+        if keys and link.get('up') and model.members(have, op.link):
+            found.append('%s: changing %s takes the bond down%s: the traffic through it stops until it is back up '
+                         '(a kernel rule; docs/host.md, "Hitless changes")'
+                         % (op.link, ', '.join(keys), ' and releases its slaves' if 'mode' in keys else ''))
+    return found
 
 
 # --------------------------------------------------------------------------- entry points

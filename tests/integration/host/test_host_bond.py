@@ -37,6 +37,8 @@ def test_lifecycle_in_place(node):
     changed = node.converge('host_bond', {'name': 'bo0', 'ad_select': 'bandwidth', 'lacp_rate': 'slow'})
     assert [op['op'] for op in changed['plan']] == ['set_up', 'set_bond_options', 'set_up']
     assert 'down' in changed['plan'][0]['note']
+    assert changed['warnings'] == ['bo0: changing lacp_rate, ad_select takes the bond down: the traffic through it '
+                                   'stops until it is back up (a kernel rule; docs/host.md, "Hitless changes")']
     assert node.link('bo0')['linkinfo']['info_data']['ad_select'] == 'bandwidth'
     assert node.link('bo0')['ifindex'] == index and 'UP' in node.link('bo0')['flags']
 
@@ -44,6 +46,7 @@ def test_lifecycle_in_place(node):
     moved = node.converge('host_bond', {'name': 'bo0', 'mode': 'active-backup', 'primary': 'eth2',
                                         'slaves': ['eth1', 'eth2']})
     assert any('not recreated' in (op.get('note') or '') for op in moved['plan'])
+    assert [w for w in moved['warnings'] if 'changing mode' in w]
     assert node.link('bo0')['ifindex'] == index
     info = node.link('bo0')['linkinfo']['info_data']
     assert info['mode'] == 'active-backup' and info['primary'] == 'eth2'

@@ -51,6 +51,32 @@ def test_harvester_bridge_and_mtu(node):
     assert gone['after'] == {} and 'vlan-br' not in node.links() and 'master' not in node.link('eth1')
 
 
+def _carrier_changes(node, links):
+    """sysfs carrier_changes of ``links`` in the node's namespace (the witness of a link going down and up)."""
+    out = node.ns.run(['sh', '-c', 'for l in %s; do cat /sys/class/net/$l/carrier_changes; done' % ' '.join(links)]).stdout
+    return dict(zip(links, (int(word) for word in out.split())))
+
+
+def test_mtu_of_a_live_uplink_never_takes_a_link_down(node):
+    """Issue 15 (hitless): raising the MTU of a bond and its bridge raises the bond (with its NICs) first, lowering
+    it lowers the bridge first; no link goes down or changes its ifindex (sysfs carrier_changes, iproute2)."""
+    node.converge('host_network', {'bonds': [{'name': 'up-bo', 'mode': 'active-backup', 'slaves': ['eth1', 'eth2']}],
+                                   'bridges': [{'name': 'up-br', 'uplink': 'up-bo', 'ports': ['vm1']}],
+                                   'vlans': [{'port': 'up-bo', 'vids': [100, 200]}]})
+    links = ['up-bo', 'up-br', 'eth1', 'eth2', 'vm1']
+    index = dict((name, node.link(name)['ifindex']) for name in links)
+    flaps = _carrier_changes(node, links)
+    for mtu, order in ((9000, ['up-bo', 'up-br']), (1500, ['up-br', 'up-bo'])):
+        result = node.converge('host_network', {'bonds': [{'name': 'up-bo', 'mtu': mtu}],
+                                                'bridges': [{'name': 'up-br', 'mtu': mtu}]})
+        assert result['commands'] == ['ip link set %s mtu %d' % (name, mtu) for name in order]
+        assert [node.link(name)['mtu'] for name in ('up-bo', 'up-br', 'eth1', 'eth2')] == [mtu] * 4
+        assert node.link('vm1')['mtu'] == 1500  # a VM port keeps its own
+    assert dict((name, node.link(name)['ifindex']) for name in links) == index
+    assert _carrier_changes(node, links) == flaps
+    assert sorted(node.vlans('up-bo')) == [1, 100, 200]
+
+
 def test_migrate_management_addresses(node):
     """v0.3 on one NIC: address and routes move to the bridge, gateway routes last, and traffic still flows."""
     node.switch.ip('addr', 'add', '192.168.122.1/24', 'dev', 'sw-eth4')

@@ -3,7 +3,7 @@
 from host_nodes import Node, bond_spec, bridge_spec, vlan_spec, want
 
 from ansible_collections.harvester.network.plugins.module_utils.host import facts, model
-from ansible_collections.harvester.network.plugins.module_utils.host.plan import make_plan, want_from_state
+from ansible_collections.harvester.network.plugins.module_utils.host.plan import interruptions, make_plan, want_from_state
 
 
 def commands(plan):
@@ -260,3 +260,57 @@ def test_deleting_a_bridge_and_its_port_vlans_is_accepted_again():
         assert 'vlans[0].bridge: eth3 is a port of br1, not of br0' in str(exc), exc
     else:
         raise AssertionError('a port of another bridge was accepted')
+
+
+def _live_uplink(mtu=1500):
+    """A node as the lab's site has it: bond bo0 (eth1, eth2) under the VLAN bridge br0 with a VM port, trunk 100-300."""
+    return (Node().bond('bo0', slaves=['eth1', 'eth2'], mtu=mtu).bridge('br0', ports=['bo0', 'vm1'], mtu=mtu)
+            .vlans('bo0', {1: 6, 100: 0, 200: 0, 300: 0}).vlans('vm1', {100: 6}).state)
+
+
+def test_hitless_mtu_order_raise_lower_layers_first_lower_them_last():
+    """Issue 15: an MTU change never takes a link down, and raises the bond (and with it its NICs) before the bridge
+    above it, but lowers the bridge before the bond: the bridge is never larger than the port it sends through."""
+    up = want(bonds={'bo0': bond_spec(mtu=9000)}, bridges={'br0': bridge_spec(mtu=9000)})
+    plan = make_plan(_live_uplink(), up)
+    assert commands(plan) == ['ip link set bo0 mtu 9000', 'ip link set br0 mtu 9000']
+    assert_converged(plan, up)
+    down = want(bonds={'bo0': bond_spec(mtu=1500)}, bridges={'br0': bridge_spec(mtu=1500)})
+    plan = make_plan(_live_uplink(mtu=9000), down)
+    assert commands(plan) == ['ip link set br0 mtu 1500', 'ip link set bo0 mtu 1500']
+    assert plan.state['links']['eth1']['mtu'] == 1500 and plan.state['links']['br0']['mtu'] == 1500
+    assert_converged(plan, down)
+
+
+def test_hitless_member_and_trunk_changes_are_in_place():
+    """Issue 15: a bond member leaves or joins without the bond (or the bridge port) going down, and a trunk change
+    adds the new VIDs before it removes the old ones, in one request each way."""
+    node = _live_uplink()
+    out = want(state='replaced', bonds={'bo0': bond_spec(slaves=['eth1'])})
+    plan = make_plan(node, out)
+    assert commands(plan) == ['ip link set eth2 nomaster']
+    back = want(state='replaced', bonds={'bo0': bond_spec(slaves=['eth1', 'eth2'])})
+    plan = make_plan(plan.state, back)
+    # the kernel took the leaving NIC down (bond_release); it joins as it is, the bond and its bridge port stay up
+    assert plan.have['links']['eth2']['up'] is False
+    assert commands(plan) == ['ip link set eth2 master bo0']
+    trunk = want(state='replaced', vlans={'bo0': vlan_spec(vids=[100, 200, 400])})
+    plan = make_plan(node, trunk)
+    assert commands(plan) == ['bridge vlan add dev bo0 vid 400; bridge vlan del dev bo0 vid 300']
+
+
+def test_hitless_warnings_only_for_what_takes_a_live_bond_down():
+    """Issue 15: the plan warns (check mode too) when a kernel rule stops the traffic through a live bond (a mode
+    change, lacp_rate, ad_select), and for nothing the planner changes in place."""
+    node = _live_uplink()
+    for desired in (want(bonds={'bo0': bond_spec(mtu=9000)}, bridges={'br0': bridge_spec(mtu=9000)}),
+                    want(state='replaced', bonds={'bo0': bond_spec(slaves=['eth1'])}),
+                    want(bonds={'bo0': bond_spec(miimon=200)}),
+                    want(state='replaced', vlans={'bo0': vlan_spec(vids=[100, 200, 400])})):
+        assert interruptions(make_plan(node, desired).ops, node) == []
+    plan = make_plan(node, want(bonds={'bo0': bond_spec(mode='802.3ad')}))
+    [warning] = interruptions(plan.ops, node)
+    assert warning.startswith('bo0: changing mode takes the bond down and releases its slaves')
+    # a bond that is down, or has no slaves, carries nothing: no warning
+    idle = Node().bond('bo0', up=False).state
+    assert interruptions(make_plan(idle, want(bonds={'bo0': bond_spec(mode='802.3ad')})).ops, idle) == []

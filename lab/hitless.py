@@ -1,0 +1,326 @@
+"""The lab's "hitless" stage: changes to the live site while traffic flows, our way and Harvester's way, side by side.
+
+Flows (lab/traffic.py): per network one ICMP echo flow at 100 echoes a second between VM stand-ins, across the
+switch where the lab has a pair on different nodes (else to a host on the switch, else on one node):
+VLAN 100 node1 -> node2, VLAN 200 node2 -> node1, VLAN 300 on node1 (the switch does not permit it), untagged
+node2 -> the untagged host on the switch. Each change below is measured on its own, in one window per way: the flows start,
+the change runs (its two steps), a second passes, the flows stop and each says what it lost and its longest gap.
+
+Changes, each done twice in the same run:
+
+- ours: ``lab/playbooks/hitless.yml`` (the collection's node modules, ansible-playbook on every node at once);
+- recreate: what Harvester's network controller does for the same change, as plain iproute2 batches, written from
+  reading harvester/network-controller-harvester (commit 2e5cbea3; pkg/network/iface/bond.go ``EnsureBond``,
+  ``modifyBond``, ``ensureBondSlaves``, pkg/network/vlan/vlan.go ``Setup``/``AddLocalAreas``, pkg/controller/agent/
+  vlanconfig/controller.go ``setUplink``): a VLAN network is one ``bridge vlan add/del`` per VID on the uplink; a bond
+  member joins set down, enslaved, set up, and leaves set nomaster, set up (both in place); any other change of the
+  bond (MTU, mode, miimon, MAC, txqlen: ``compareBond``) deletes the bond and adds a new one, sets it up, enslaves
+  its NICs again (each down, master, up), puts it back under the bridge (which loses its VLAN table with the old
+  port) and the cluster network's controller adds its VIDs back.
+
+1. VLAN IDs: VID 400 added to every trunk and VID 300 removed; then back (300 added, 400 removed);
+2. a bond member: the last uplink NIC leaves the bond (the active one carries the traffic), then joins again;
+3. MTU: 1500 -> 9000 on the bond and the bridge, then back to 1500.
+
+The goal (issue 15) for our way: no echo lost on a flow the change does not concern; a flow whose node loses the
+bond member that carried it may lose at most the bond's failover (miimon + downdelay, in echoes, plus what was in
+flight). The recreate way is the anchor: measured and shown, not judged.
+"""
+
+import json
+import math
+import os
+import time
+
+from lab import checks, playbook
+from testbeds.common import REPO_ROOT, progress
+
+PLAYBOOK = os.path.join(REPO_ROOT, 'lab', 'playbooks', 'hitless.yml')
+SETTLE = 1.0  # seconds of traffic after a change before the flows stop
+ADDED_VID, REMOVED_VID = 400, 300
+JUMBO = 9000
+# The changes: (id, number in issue 15, title, its two steps). Each is ONE window of traffic per way: the first step,
+# then the second, which puts the site back as it was.
+CHANGES = (
+    ('vlans', 1, 'VID %d added to every trunk and VID %d removed, then back' % (ADDED_VID, REMOVED_VID),
+     ('vlans_a', 'vlans_b')),
+    ('member', 2, 'a bond member leaves (the other one carries the traffic), then joins again',
+     ('member_out', 'member_in')),
+    ('mtu', 3, 'MTU 1500 -> %d on the bond and the bridge, then back to 1500' % JUMBO, ('mtu_up', 'mtu_down')),
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the flows
+
+
+def plan_flows(world, vm_plan, attach):
+    """One flow per network: (source NIC, target address), across nodes where the switch carries the VLAN."""
+    nics = checks.nics(vm_plan, attach)
+    hosts = []
+    if world.router:
+        hosts.append((world.router['vlan'], world.router['address'], 'the router'))
+    hosts.extend((None, address, name) for name, address in sorted(world.untagged_hosts.items()))
+    flows, seen = [], set()
+    for nic in sorted(nics, key=lambda item: (item['network'], item['vm'])):
+        if nic['network'] in seen or not nic['addrs']:
+            continue
+        choices = []
+        for other in nics:
+            if other['network'] != nic['network'] or other['vm'] == nic['vm']:
+                continue
+            target = checks._shared(nic, other)  # pylint: disable=protected-access
+            if target is None:
+                continue
+            across = other['node'] != nic['node']
+            if across and not world.permitted(nic['vid']):
+                continue
+            choices.append((0 if across else 2, str(target), other['node'], other['vm']))
+        for vid, address, name in hosts:
+            on_its_vlan = (vid or world.native_vlan) == (nic['vid'] or world.native_vlan)
+            if on_its_vlan and any(address.ip in mine.network for mine in nic['addrs']):
+                choices.append((1, str(address.ip), None, name))
+        if not choices:
+            continue
+        _rank, target, node, peer = sorted(choices)[0]
+        seen.add(nic['network'])
+        flows.append({'id': 'flow-%s' % nic['network'].split('/')[-1], 'netns': nic['netns'], 'target': target,
+                      'network': nic['network'], 'vid': nic['vid'],
+                      'nodes': sorted(set([nic['node']] + ([node] if node else []))),
+                      'across': node != nic['node'],
+                      'label': '%s %s (%s) -> %s (%s)' % (
+                          'VLAN %s' % nic['vid'] if nic['vid'] else 'untagged', nic['vm'], nic['node'], peer,
+                          node or 'switch')})
+    return flows
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# what the nodes have (from the snapshot job: iproute2 JSON)
+
+
+def uplinks(world, snapshot, vm_plan):
+    """{node: {bridge, bond, slaves, mode, miimon, downdelay, mtu, vids (tagged), active}} of the bridge the VMs use."""
+    bridges = set(nic['bridge'] for vm in vm_plan['vms'] for nic in vm['nics'] if nic.get('bridge'))
+    found = {}
+    for node in world.node_names:
+        view = snapshot.get(world.netns('node', node)) or {}
+        links = view.get('links') if isinstance(view.get('links'), list) else []
+        for link in links:
+            info = link.get('linkinfo') or {}
+            if info.get('info_kind') != 'bond' or link.get('master') not in bridges:
+                continue
+            data = info.get('info_data') or {}
+            table = [entry for entry in (view.get('vlans') or []) if entry.get('ifname') == link['ifname']]
+            vids = sorted(item['vlan'] for entry in table for item in entry.get('vlans', [])
+                          if 'PVID' not in (item.get('flags') or []) and item.get('vlan'))
+            found[node] = {'bridge': link['master'], 'bond': link['ifname'], 'mtu': link.get('mtu'),
+                           'slaves': sorted(item['ifname'] for item in links if item.get('master') == link['ifname']),
+                           'mode': data.get('mode'), 'miimon': data.get('miimon') or 0,
+                           'downdelay': data.get('downdelay') or 0, 'active': data.get('active_slave'), 'vids': vids}
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the changes, both ways
+
+
+def _ours(step, uplink):
+    """The extra variables of lab/playbooks/hitless.yml for ``step``, from the uplink as the stage found it (every
+    node has the same names)."""
+    base = {'bond': uplink['bond'], 'bridge': uplink['bridge']}
+    if step == 'vlans_a':
+        base['vids'] = sorted(set(uplink['vids']) - set([REMOVED_VID]) | set([ADDED_VID]))
+    elif step == 'vlans_b':
+        base['vids'] = uplink['vids']
+    elif step == 'member_out':
+        base['slaves'] = uplink['slaves'][:-1]
+    elif step == 'member_in':
+        base['slaves'] = uplink['slaves']
+    elif step == 'mtu_up':
+        base['mtu'] = JUMBO
+    elif step == 'mtu_down':
+        base['mtu'] = uplink['mtu']
+    return base
+
+
+def recreate_steps(step, netns, uplink, now):
+    """Harvester's controller's way of ``step`` on one node, as iproute2 batches (run-plan steps); ``uplink``: as
+    the stage found it, ``now``: before this step."""
+    bond, bridge, slaves = uplink['bond'], uplink['bridge'], uplink['slaves']
+
+    def ip(lines, what):
+        return {'desc': '%s: %s' % (netns, what), 'argv': ['ip', '-n', netns, '-batch', '-'],
+                'input': ''.join(line + '\n' for line in lines)}
+
+    def br(lines, what):
+        return {'desc': '%s: %s' % (netns, what), 'argv': ['bridge', '-n', netns, '-batch', '-'],
+                'input': ''.join(line + '\n' for line in lines)}
+    if step in ('vlans_a', 'vlans_b'):
+        add, remove = (ADDED_VID, REMOVED_VID) if step == 'vlans_a' else (REMOVED_VID, ADDED_VID)
+        # AddLocalAreas / RemoveLocalAreas: one VID at a time on the uplink
+        return [br(['vlan add dev %s vid %d' % (bond, add), 'vlan del dev %s vid %d' % (bond, remove)],
+                   'VID %d added, VID %d removed' % (add, remove))]
+    if step == 'member_out':
+        # ensureBondSlaves: a NIC no longer listed is set nomaster, then up
+        return [ip(['link set %s nomaster' % slaves[-1], 'link set %s up' % slaves[-1]], '%s leaves' % slaves[-1])]
+    if step == 'member_in':
+        # ensureBondSlaves: a new NIC is set down, enslaved, set up
+        return [ip(['link set %s down' % slaves[-1], 'link set %s master %s' % (slaves[-1], bond),
+                    'link set %s up' % slaves[-1]], '%s joins' % slaves[-1])]
+    mtu = JUMBO if step == 'mtu_up' else uplink['mtu']
+    # modifyBond: compareBond differs (MTU) -> LinkDel + LinkAdd; LinkSetUp; ensureBondSlaves; Vlan.Setup
+    # (SetMaster to the bridge); then the cluster network's VIDs come back (AddLocalAreas)
+    lines = ['link del %s' % bond,
+             'link add %s mtu %d type bond mode %s miimon %d' % (bond, mtu, now['mode'], now['miimon']),
+             'link set %s up' % bond]
+    for slave in now['slaves']:
+        lines += ['link set %s down' % slave, 'link set %s master %s' % (slave, bond), 'link set %s up' % slave]
+    lines.append('link set %s master %s' % (bond, bridge))
+    return [ip(lines, 'bond %s deleted and made again with MTU %d, NICs and bridge' % (bond, mtu)),
+            br(['vlan add dev %s vid %d' % (bond, vid) for vid in now['vids']],
+               'the VIDs back on %s' % bond)]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the verdicts
+
+
+def failover_allowance(uplink, interval):
+    """Echoes a flow may lose when its active bond member leaves: the bond's failover (miimon + downdelay)."""
+    return int(math.ceil((uplink['miimon'] + uplink['downdelay']) / 1000.0 / interval)) + 1
+
+
+def concerned(change, flow, uplinks_before):
+    """Does ``change`` concern ``flow``?  None, or why (then the failover allowance applies)."""
+    if change == 'vlans':
+        return 'its VLAN changes on the trunk' if flow['across'] and flow['vid'] in (ADDED_VID, REMOVED_VID) else None
+    if change == 'member':
+        for node in flow['nodes']:
+            uplink = uplinks_before.get(node)
+            if uplink and uplink['active'] == uplink['slaves'][-1]:
+                return 'it used %s of %s, which leaves' % (uplink['active'], node)
+    return None
+
+
+def judge(change, flows, results, uplinks_before, interval):
+    """Our way's verdict per flow: (ok, the goal in words)."""
+    verdicts = {}
+    for flow in flows:
+        got = results.get(flow['id']) or {}
+        if 'lost' not in got:
+            verdicts[flow['id']] = (False, 'no result (%s)' % got.get('error', 'the flow did not run'))
+            continue
+        why = concerned(change, flow, uplinks_before)
+        allowed = 0
+        if why:
+            allowed = max(failover_allowance(uplinks_before[node], interval) for node in flow['nodes']
+                          if node in uplinks_before) + got['in_flight']
+        ok = got['lost'] <= allowed and got['received'] > 0
+        verdicts[flow['id']] = (ok, 'concerned (%s): at most %d' % (why, allowed) if why else 'not concerned: 0')
+    return verdicts
+
+
+def describe(got):
+    if 'lost' not in got:
+        return 'no result'
+    return 'lost %d of %d, longest gap %s ms' % (got['lost'], got['sent'],
+                                                 '%.0f' % got['gap_ms'] if got.get('gap_ms') is not None else '-')
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the stage
+
+
+class Hitless:
+    """Runs the steps against a running lab (``lab``: lab.run.Lab, with its cluster and job channel)."""
+
+    def __init__(self, lab, vm_plan, attach, interval=0.01):
+        self.lab = lab
+        self.world = lab.world
+        self.vm_plan = vm_plan
+        self.interval = interval
+        self.flows = plan_flows(self.world, vm_plan, attach)
+        self.folder = lab.paths.state('traffic')
+        self.base = {}
+
+    def traffic(self, action, views=()):
+        plan = {'dir': self.folder, 'interval': self.interval, 'views': list(views),
+                'flows': [dict((k, flow[k]) for k in ('id', 'netns', 'target')) for flow in self.flows]}
+        return self.lab.job(action, plan, module='lab.traffic')
+
+    def measure(self, change, way, apply):
+        """The nodes' uplinks seen and the flows on, ``apply(uplinks)``, a second more, flows off:
+        (results, error of apply or None, seconds of apply, the uplinks before)."""
+        started = self.traffic('start', [self.world.netns('node', node) for node in self.world.node_names])
+        before = uplinks(self.world, started['views'], self.vm_plan)
+        if started.get('not_ready'):
+            self.traffic('stop')
+            return {}, 'flows without an answer before the change: %s' % ', '.join(started['not_ready']), 0.0, before
+        missing = [node for node in self.world.node_names if node not in before]
+        begun = time.monotonic()
+        try:
+            error = apply(before) if not missing else 'no uplink bond under the VMs\' bridge on %s' % ', '.join(
+                missing)
+        except Exception as exc:  # pylint: disable=broad-except
+            error = '%s: %s' % (type(exc).__name__, exc)
+        seconds = time.monotonic() - begun
+        time.sleep(SETTLE)
+        results = self.traffic('stop')
+        progress('    hitless %s (%s): %.1fs; %s' % (change, way, seconds, '; '.join(
+            '%s %s' % (flow['network'], describe(results.get(flow['id']) or {})) for flow in self.flows)))
+        return results, error, seconds, before
+
+    def ours(self, change, steps):
+        """Both steps in one ansible-playbook run (lab/playbooks/hitless.yml: one pass over the nodes per step)."""
+        def apply(before):
+            del before  # every node gets the same change, from the uplink as the stage found it
+            first = self.base[self.world.node_names[0]]
+            extra = ['-e', json.dumps({'hitless': {'steps': [_ours(step, first) for step in steps]}}, sort_keys=True)]
+            run = playbook.run(self.lab.paths.run, self.lab.cluster['kubeconfig'], self.world.vars_files,
+                               'hitless %s' % change, self.lab.paths.state('logs', 'hitless-%s.log' % change),
+                               playbook=PLAYBOOK, extra=extra, echo=False)
+            if run.rc != 0:
+                return 'ansible-playbook exited %d: %s' % (run.rc, '; '.join(run.failures[:2]) or run.tail(5))
+            return None
+        return self.measure(change, 'ours', apply)
+
+    def recreate(self, change, steps):
+        """Both steps as one run-plan job: every node's first step, a second, every node's second step."""
+        def apply(before):
+            plan = []
+            for number, step in enumerate(steps):
+                if number:
+                    plan.append({'desc': 'a second between the steps', 'argv': ['sleep', '1']})
+                for node in self.world.node_names:
+                    plan += recreate_steps(step, self.world.netns('node', node), self.base[node], before[node])
+            self.lab.job('run-plan', {'steps': plan})
+        return self.measure(change, 'recreate', apply)
+
+    def run(self):
+        """Every change, our way then the recreate way; returns the report section (rows + flows)."""
+        if not self.flows:
+            return {'flows': [], 'rows': [], 'error': 'no pair of VM stand-ins to send traffic between'}
+        namespaces = [self.world.netns('node', node) for node in self.world.node_names]
+        self.base = uplinks(self.world, self.lab.job('snapshot', {'namespaces': namespaces}), self.vm_plan)
+        missing = [node for node in self.world.node_names if node not in self.base]
+        if missing:
+            return {'flows': [], 'rows': [], 'error': 'no uplink bond under the VMs\' bridge on %s' % ', '.join(missing)}
+        rows = []
+        for change, number, title, steps in CHANGES:
+            ours = self.ours(change, steps)
+            recreate = self.recreate(change, steps)
+            rows.append(self.row(change, number, title, ours, recreate))
+        return {'flows': [dict((k, flow[k]) for k in ('id', 'label', 'network', 'vid', 'nodes')) for flow in self.flows],
+                'interval_ms': self.interval * 1000, 'rows': rows}
+
+    def row(self, change, number, title, ours, recreate):
+        results, error, seconds, before = ours
+        verdicts = judge(change, self.flows, results, before, self.interval)
+        ok = error is None and all(verdict[0] for verdict in verdicts.values())
+        flows = {}
+        for flow in self.flows:
+            flows[flow['id']] = {'ours': results.get(flow['id']) or {}, 'recreate': recreate[0].get(flow['id']) or {},
+                                 'goal': verdicts[flow['id']][1], 'ok': verdicts[flow['id']][0]}
+        return {'id': change, 'change': number, 'title': 'Change %d: %s' % (number, title),
+                'status': 'PASS' if ok else 'FAIL', 'error': error, 'recreate_error': recreate[1],
+                'seconds': {'ours': round(seconds, 1), 'recreate': round(recreate[2], 1)}, 'flows': flows}
