@@ -12,13 +12,15 @@ import json
 import pytest
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster import service as service_module
-from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import ConflictError
+from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import ConflictError, ValidationError
 from ansible_collections.harvester.network.plugins.module_utils.cluster.networks import (
     cluster_network_handler, vlan_network_handler)
+from ansible_collections.harvester.network.plugins.module_utils.cluster.vms import NETWORK_GETS_MAX, vm_handler
 
 from testbeds.cluster.fixtures import unique_name
 from testbeds.cluster.handlers import call
 from testbeds.cluster.proxy import RecordingProxy
+from tests.integration.cluster.test_vm import VM, disk, nic
 
 NET = dict(name=None, namespace='default', cluster_network=None, network_type='vlan', vlan_id=None, mtu=None, route=None,
            description=None, networks=None, prune=False, allow_duplicate_vids=False, state='present')
@@ -185,3 +187,31 @@ def test_429_answers_are_waited_out(cluster, harvester, proxy, namespace, api_rv
     assert sorted(name for status, name in answers if status == 201) == ['vlan%d' % v for v in range(300, 308)]
     harvester.settle(timeout=SETTLE)
     assert sorted(stored_nads(cluster, namespace)) == ['vlan%d' % v for v in range(300, 308)]
+
+
+def test_vm_looks_up_few_networks_by_name_many_with_one_list(cluster, harvester, proxy, namespace):
+    cn = 'cn' + unique_name('', 'vmrefs').replace('-', '')[:10]
+    call(cluster, cluster_network_handler, CN, name=cn)
+    run(cluster, proxy, namespace, nets(range(400, 400 + NETWORK_GETS_MAX + 1)), cluster_network=cn)
+    names = ['vlan%d' % vid for vid in range(400, 400 + NETWORK_GETS_MAX + 1)]
+
+    def vm(name, networks):
+        return dict(name=name, namespace=namespace, kubeconfig=proxy.kubeconfig_path,
+                    disks=[disk('root', container_disk='img')], interfaces=[nic('default')] + [nic('nic-%d' % i, net) for i, net in enumerate(networks)])
+
+    # two networks: a GET each (the answers the server gave), no LIST of every NAD
+    proxy.clear()
+    result, _unused = call(cluster, vm_handler, VM, **vm('few', names[:2]))
+    assert result['changed']
+    reads = [(e['path'].rsplit('/', 1)[1], e['status']) for e in proxy.requests
+             if e['method'] == 'GET' and NADS in e['path']]
+    assert reads == [('vlan400', 200), ('vlan401', 200)]
+
+    # one missing among more than NETWORK_GETS_MAX: one (paginated) LIST, the missing one named, nothing written
+    proxy.clear()
+    with pytest.raises(ValidationError, match='NetworkAttachmentDefinition %s/ghost does not exist' % namespace) as info:
+        call(cluster, vm_handler, VM, **vm('many', names + ['ghost']))
+    assert info.value.field == 'interfaces[%d].network' % (len(names) + 1)
+    reads = [e for e in proxy.requests if e['method'] == 'GET' and NADS in e['path']]
+    assert reads and all(e['path'].endswith('/' + NADS) and 'items' in e for e in reads)
+    assert not [e for e in proxy.requests if e['method'] != 'GET']
