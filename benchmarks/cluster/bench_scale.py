@@ -42,6 +42,7 @@ sys.path.insert(0, collections_root())
 from ansible_collections.harvester.network.plugins.module_utils.cluster import builders  # noqa: E402
 from ansible_collections.harvester.network.plugins.module_utils.cluster.service import (  # noqa: E402
     LIST_PAGE_SIZE, WRITE_WORKERS)
+from ansible_collections.harvester.network.plugins.module_utils.cluster.vms import NETWORK_GETS_MAX  # noqa: E402
 
 BEGIN, END = '<!-- cluster-scale-benchmark:begin -->', '<!-- cluster-scale-benchmark:end -->'
 
@@ -158,8 +159,8 @@ def write_doc(saved):
     lines += ['Every LIST is paginated (`limit=%d` with the server\'s `continue` tokens), so no answer carries more '
               'than %d objects however many networks exist; the module process\'s memory still grows with N because '
               'the plan holds every object it compares. The VM rows show what a VM task pays for the networks '
-              'around it: `harvester.network.vm` checks that the networks its NICs name exist with one paginated '
-              'LIST of all NADs, so its cost grows with N.' % (LIST_PAGE_SIZE, LIST_PAGE_SIZE), '']
+              'around it: `harvester.network.vm` looks the networks its NICs name up with a GET each (up to %d; '
+              'more are one paginated LIST).' % (LIST_PAGE_SIZE, LIST_PAGE_SIZE, NETWORK_GETS_MAX), '']
     if versions.get('k8s'):
         lines += ['kubernetes.core from the `ansible` %s PyPI package (ansible-core %s, kubernetes client %s) in a '
                   'throwaway venv.' % tuple(versions['k8s']), '']
