@@ -163,6 +163,12 @@ def _forget_monitor_carrier(snap):
         link = links[name]
         link['flags'] = [flag for flag in link['flags'] if flag not in _CARRIER_FLAGS]
         link.pop('operstate', None)
+    # The monitor also picks the active slave, and an active-backup bond passes its promiscuity (a bridge port's) to
+    # the active slave only, moving it on each change (bond_main.c, bond_set_promiscuity, bond_hw_addr_swap): the
+    # slaves' promiscuity is the monitor's verdict too.
+    for link in links.values():
+        if link.get('master') in follows and links.get(link['master'], {}).get('kind') == 'bond':
+            link.pop('promiscuity', None)
     snap['carrier_follows_monitor'] = sorted(follows)
 
 
