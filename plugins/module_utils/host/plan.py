@@ -210,14 +210,9 @@ def plan_links(plan, want, early_tables=()):
             changes['promisc'] = spec['promisc']
         if changes:
             plan.add(O.SetLink(link=name, **changes))
-    # MTU order (hitless, docs/host.md): a bridge whose MTU goes down is lowered before its ports, so it is never
-    # larger than the port it sends through; one whose MTU goes up is raised after them (phase 7).
-    for name in sorted(bridges):
-        if name in have['links']:
-            _bridge_mtu(plan, have, want, bridges, name, lower_only=True)
     for name in sorted(plan.state['links']):
         if name in bridges:
-            continue  # a bridge's MTU is set after its ports (phase 7), or before them when it goes down (above)
+            continue  # a bridge's MTU is set after its ports (phase 7)
         mtu = _mtu_target(have, want, name)
         if name in bonds or mtu is not None:
             link = plan.state['links'][name]
@@ -287,11 +282,10 @@ def plan_links(plan, want, early_tables=()):
             plan.add(O.SetUp(link=uplink, up=True))
 
 
-def _bridge_mtu(plan, have, want, bridges, name, lower_only=False):
-    """Set bridge ``name``'s MTU when it differs from its target (``lower_only``: only when it goes down)."""
+def _bridge_mtu(plan, have, want, bridges, name):
+    """Set bridge ``name``'s MTU when it differs from its target."""
     mtu = bridge_mtu_target(have, want, name)
-    current = plan.state['links'][name].get('mtu')
-    if mtu is None or current == mtu or (lower_only and (current is None or mtu > current)):
+    if mtu is None or plan.state['links'][name].get('mtu') == mtu:
         return
     plan.add(O.SetLink(link=name, mtu=mtu, note='the bridge MTU follows its uplink (harvester#4353)'
                        if bridges[name].get('mtu') is None else None))
