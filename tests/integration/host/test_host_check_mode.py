@@ -97,7 +97,7 @@ class Scratch:
         return self
 
     def settled(self):
-        return witness.settled(self.name, reader=self.reader)
+        return witness.settled(self.name)  # one-shot reads: see witness.settled
 
     def snapshot(self):
         return witness.snapshot(self.name, reader=self.reader)

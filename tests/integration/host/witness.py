@@ -136,7 +136,7 @@ class Reader:
     (test_host_check_mode.py, test_reader_reads_what_a_fresh_read_reads).
 
     Use it as a context manager (the shell lives in the namespace: close the reader before deleting it);
-    ``snapshot(..., reader=r)`` and ``settled(..., reader=r)`` read through it."""
+    ``snapshot(..., reader=r)`` reads through it (``settled()`` does not: see there)."""
 
     _END = '@@witness-end@@'
 
@@ -374,13 +374,18 @@ def same_configuration(expected, actual):
             if not kernel_link_local(line)][:40]
 
 
-def settled(ns_name=None, tries=6, pause=0.3, reader=None):
+def settled(ns_name=None, tries=6, pause=0.3):
     """A snapshot once the node has stopped changing by itself (a bond's MII monitor bringing the carrier up a
-    tick after a change, the link-local setup that follows): two consecutive snapshots equal, or the last one."""
-    last = snapshot(ns_name, reader=reader)
+    tick after a change, the link-local setup that follows): two consecutive snapshots equal, or the last one.
+
+    Its reads are one-shot reads, never a Reader's: the time between the two compared reads is part of what it
+    checks (about a second in a quiet guest: a read's process starts, then the pause), and a Reader's reads are too
+    quick for it (seen: two Reader snapshots 0.3 s apart agreed, then a bond's carrier and its link-local
+    addressing arrived before the next read)."""
+    last = snapshot(ns_name)
     for _attempt in range(tries):
         time.sleep(pause)
-        again = snapshot(ns_name, reader=reader)
+        again = snapshot(ns_name)
         if again == last:
             return again
         last = again
