@@ -67,8 +67,8 @@ PORTLESS_BRIDGE_TABLE = (
 
 
 class Scratch:
-    """A throw-away namespace per example (the fixtures' namespaces live for the whole test), with the witness's
-    readers kept running for the example's reads (``witness.Reader``)."""
+    """A throw-away namespace per example (the fixtures' namespaces live for the whole test); ``snapshot()`` reads
+    it through a ``witness.Reader`` (the property test's example function does not: see README, session 6)."""
 
     counter = 0
 
@@ -93,13 +93,15 @@ class Scratch:
         for port in VM_PORTS:
             batch.append('link add %s type veth peer name %sp' % (port, port))
         subprocess.run(['ip', '-netns', self.name, '-batch', '-'], input='\n'.join(batch), text=True, check=True)
-        self.reader = witness.Reader(self.name)
         return self
 
     def settled(self):
         return witness.settled(self.name)  # one-shot reads: see witness.settled
 
     def snapshot(self):
+        """Through the namespace's Reader, started on the first call."""
+        if self.reader is None:
+            self.reader = witness.Reader(self.name)
         return witness.snapshot(self.name, reader=self.reader)
 
     def enter(self):
@@ -176,11 +178,11 @@ def test_check_mode_predicts_real_runs(tmp_path):
             assert real.get('plan', []) == predicted.get('plan', []), 'check mode planned differently'
             assert not [w for w in real['warnings'] if 'predicted' in w], real['warnings']
             assert unknown_free(predicted.get('after'), real.get('after')), (predicted.get('after'), real.get('after'))
-            seen = scratch.settled()
+            seen = witness.settled(scratch.name)
             assert witnessed(module, params, predicted.get('after'), seen) == []
             again = node.run(module, params)
             assert again['changed'] is False, again.get('commands')
-            assert witness.differences(seen, scratch.snapshot()) == []
+            assert witness.differences(seen, witness.snapshot(scratch.name)) == []
             counts['changed'] += bool(real['changed'])
             counts['operations'] += len(real.get('plan', []))
 
