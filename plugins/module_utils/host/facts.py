@@ -37,10 +37,15 @@ def bond_config(state, name):
 
 
 def _uplink(state, name):
-    """The port that carries the bridge out of the node: its only bond or physical NIC of the same MTU."""
+    """The port that carries the bridge out of the node: its only bond or physical NIC of the same MTU.
+
+    A prediction may not know the bridge's MTU (the kernel model's ``None``: an existing bridge whose MTU may or may
+    not be pinned); its only bond or NIC is then taken as the uplink, as the kernel's re-derivation from the ports
+    makes it (found by the check-mode property test: a bond's MTU lowered under a bridge read from the node)."""
     mtu = state['links'][name].get('mtu')
     candidates = [port for port in model.members(state, name)
-                  if state['links'][port].get('kind') in ('bond', None) and state['links'][port].get('mtu') == mtu]
+                  if state['links'][port].get('kind') in ('bond', None)
+                  and (mtu is None or state['links'][port].get('mtu') == mtu)]
     return candidates[0] if len(candidates) == 1 else None
 
 
