@@ -95,7 +95,8 @@ def _playbook(args, paths):
 
 
 def _keeper(args, _paths):
-    return lifecycle.keeper_main(os.path.abspath(args.state_dir), args.profile, args.ttl, args.extra_profile)
+    return lifecycle.keeper_main(os.path.abspath(args.state_dir), args.profile, args.ttl, args.extra_profile,
+                                 args.node if args.harvester else None)
 
 
 def parser():
@@ -129,6 +130,8 @@ def parser():
     cmd.add_argument('--profile', default=PROFILE)
     cmd.add_argument('--ttl', type=float, required=True)
     cmd.add_argument('--extra-profile', action='append', default=[], choices=sorted(PROFILE_VARS))
+    cmd.add_argument('--harvester', action='store_true', help="run Harvester's stand-in (lab/standin.py)")
+    cmd.add_argument('--node', action='append', default=[], help='a Node object for the stand-in')
     cmd.set_defaults(func=_keeper)
     return top
 

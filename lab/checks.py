@@ -42,6 +42,11 @@ ROWS = (
     ('router_dhcp', "The external router's DHCP works on its VLAN"),
     ('idempotent', 'A second run of site.yml changes nothing'),
     ('confined', "The lab's namespaces have no cable out: its traffic stays between them"),
+    # Harvester v1.1+ beyond the VLAN networks, when the vars ask for them (lab/checks_current.py)
+    ('storage_network', 'The storage network setting is applied: its value and status read back, its NAD, the nodes '
+                        'trunk its VLAN'),
+    ('trunk', 'A trunk network carries its VLANs, tagged by the VM, across the switch, and no VLAN outside it'),
+    ('ip_pool', "The IP pool is on the API server as written, judged by Harvester's webhook against its VLAN network"),
     ('rolling', 'A rolling update stops at a failing node (a NIC not there): it is left as it was, later batches are '
                 'not touched'),
 )
@@ -71,20 +76,28 @@ def not_run(row_id, why):
 # the NICs, flattened
 
 
-def nics(vm_plan, attach):
-    """Every attached VLAN NIC: vm, node, netns, ifname, network, vid, mode, mac, lease, addrs (ip_interface list)."""
+def attached(vm_plan, attach):
+    """(vm, planned NIC, attach result) of every NIC the bridge CNI plugin attached without an error."""
     results = dict((item['vm'], item) for item in (attach or {}).get('vms', []))
-    flat = []
     for vm in vm_plan['vms']:
         done = dict((nic['name'], nic) for nic in (results.get(vm['vm']) or {}).get('nics', []))
         for nic in vm['nics']:
             got = done.get(nic['name']) or {}
-            if got.get('cni_rc') != 0 or got.get('errors'):
-                continue
-            lease = got.get('lease')
-            flat.append({'vm': vm['vm'], 'node': vm['node'], 'netns': vm['netns'], 'ifname': nic['ifname'],
-                         'network': nic['network'], 'vid': nic['vid'], 'mode': nic['mode'], 'mac': got.get('mac'),
-                         'lease': lease, 'route': nic.get('route') or {}, 'addrs': addresses(nic, lease)})
+            if got.get('cni_rc') == 0 and not got.get('errors'):
+                yield vm, nic, got
+
+
+def nics(vm_plan, attach):
+    """Every attached VLAN NIC: vm, node, netns, ifname, network, vid, mode, mac, lease, addrs (ip_interface list).
+    Trunk NICs carry many VLANs and have a row of their own (lab/checks_current.py)."""
+    flat = []
+    for vm, nic, got in attached(vm_plan, attach):
+        if nic.get('trunk'):
+            continue
+        lease = got.get('lease')
+        flat.append({'vm': vm['vm'], 'node': vm['node'], 'netns': vm['netns'], 'ifname': nic['ifname'],
+                     'network': nic['network'], 'vid': nic['vid'], 'mode': nic['mode'], 'mac': got.get('mac'),
+                     'lease': lease, 'route': nic.get('route') or {}, 'addrs': addresses(nic, lease)})
     return flat
 
 

@@ -131,6 +131,13 @@ def attach_vm(vm, hooks):
                     entry['errors'].append('default route via %s: %s' % (nic['gateway'], err.strip()))
         elif nic['mode'] == 'dhcp':
             entry['lease'], entry['dhcp_log'] = _dhcp(vm['netns'], nic['ifname'], hooks['apply'])
+        for vlan in nic.get('vlans') or []:  # the guest's VLAN interfaces on this NIC (network data ``vlans``)
+            lines = ['link add link %s name %s type vlan id %d' % (nic['ifname'], vlan['ifname'], vlan['vid'])]
+            lines += ['addr add %s dev %s' % (address, vlan['ifname']) for address in vlan['addresses']]
+            lines.append('link set %s up' % vlan['ifname'])
+            rc, out, err = run(['ip', '-n', vm['netns'], '-batch', '-'], stdin='\n'.join(lines) + '\n')
+            if rc != 0:
+                entry['errors'].append('VLAN interface %s: %s' % (vlan['ifname'], (err or out).strip()))
     return result
 
 
@@ -254,8 +261,8 @@ def _json(argv):
 
 
 def confinement(probe):
-    """Do the lab's namespaces have a cable out?  Only lo, veth, bridge and bond links may be in them, every veth must
-    end in one of them, and the namespace the lab runs from (the guest's or this machine's) must have no link into
+    """Do the lab's namespaces have a cable out?  Only lo, veth, bridge, bond and VLAN links may be in them, every veth
+    must end in one of them, and the namespace the lab runs from (the guest's or this machine's) must have no link into
     them."""
     prefix = probe['prefix']
     named = _json(['ip', '-j', 'netns', 'list'])
@@ -271,7 +278,7 @@ def confinement(probe):
             links += 1
             kind = (link.get('linkinfo') or {}).get('info_kind') or ('loopback' if link['ifname'] == 'lo' else 'device')
             kinds[kind] = kinds.get(kind, 0) + 1
-            if kind not in ('loopback', 'veth', 'bridge', 'bond'):
+            if kind not in ('loopback', 'veth', 'bridge', 'bond', 'vlan'):
                 problems.append('%s: %s is a %s' % (name, link['ifname'], kind))
             peer = link.get('link_netnsid')
             if kind == 'veth' and peer is not None and not ids.get(peer, '').startswith(prefix):

@@ -101,11 +101,14 @@ def write_node_interpreters(paths, world):
 # the keeper
 
 
-def start(paths, world, profile=PROFILE, ttl=None, timeout=900, extra_profiles=()):  # pylint: disable=too-many-arguments
+def start(paths, world, profile=PROFILE, ttl=None, timeout=900, extra_profiles=(),  # pylint: disable=too-many-arguments
+          harvester=False):
     """Start the keeper in the background and wait until the API server answers and the agent is ready.
 
     ``extra_profiles``: more API servers (other Harvester generations) on the same etcd, for the controller only
     (their ports are not forwarded into the guest); cluster.json lists every one under ``profiles``.
+    ``harvester``: the keeper also runs Harvester's stand-in (lab/standin.py) against the ``current`` API server,
+    with a Node object for each of ``world``'s nodes.
     Returns the cluster info ({kubeconfig, server, port, bed, profiles}). Raises LabError (and cleans up) on failure.
     """
     if keeper_pid(paths):
@@ -119,6 +122,8 @@ def start(paths, world, profile=PROFILE, ttl=None, timeout=900, extra_profiles=(
     argv = [sys.executable, '-m', 'lab', KEEPER_MARKER, paths.run, '--profile', profile, '--ttl', str(ttl)]
     for extra in extra_profiles:
         argv += ['--extra-profile', extra]
+    if harvester:
+        argv += ['--harvester'] + ['--node=%s' % node for node in world.node_names]
     with open(paths.keeper_log, 'ab') as log:
         proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # pylint: disable=consider-using-with
                                 start_new_session=True, close_fds=True)
@@ -161,8 +166,9 @@ class _Stop(Exception):
     pass
 
 
-def keeper_main(state_dir, profile, ttl, extra_profiles=()):
-    """The keeper: control plane, then the agent where the lab's kernel is, until asked to stop or the TTL ends."""
+def keeper_main(state_dir, profile, ttl, extra_profiles=(), harvester_nodes=None):
+    """The keeper: control plane (with Harvester's stand-in and a Node per name of ``harvester_nodes`` unless None),
+    then the agent where the lab's kernel is, until asked to stop or the TTL ends."""
     # Imported here: the keeper is the only part of the lab that needs the beds' servers.
     from testbeds.cluster.controlplane import ControlPlane  # pylint: disable=import-outside-toplevel
     from testbeds.kernel import guest  # pylint: disable=import-outside-toplevel
@@ -188,8 +194,12 @@ def keeper_main(state_dir, profile, ttl, extra_profiles=()):
     write_json(channel.channel_dir(state_dir, channel.TEARDOWN), [teardown_argv()])
     plane = ControlPlane(os.path.join(state_dir, 'cluster'), tls_sans=[GUEST_API_ADDR])
     rc = 1
+    standin = None
     try:
         server = plane.apiserver(profile)
+        if harvester_nodes is not None:
+            from lab import standin as harvester  # pylint: disable=import-outside-toplevel
+            standin = harvester.start(plane.apiserver('current'), harvester_nodes)
         guest_kubeconfig = os.path.join(state_dir, 'kubeconfig-guest')
         server.write_kubeconfig(guest_kubeconfig)
         _point_kubeconfig(guest_kubeconfig, 'https://%s:%d' % (GUEST_API_ADDR, server.port))
@@ -199,7 +209,7 @@ def keeper_main(state_dir, profile, ttl, extra_profiles=()):
             profiles[name] = {'kubeconfig': other.kubeconfig, 'server': other.server, 'port': other.port}
         write_json(paths.cluster_json, {'kubeconfig': server.kubeconfig, 'server': server.server, 'port': server.port,
                                         'guest_kubeconfig': guest_kubeconfig, 'profile': profile,
-                                        'profiles': profiles})
+                                        'profiles': profiles, 'harvester': standin is not None})
         progress('keeper: kube-apiserver %s ready; starting the lab agent' % server.server)
         rc = guest.run([sys.executable, '-m', 'lab.channel', state_dir], cwd=REPO_ROOT, timeout=ttl,
                        mem=1024, rw=[state_dir], hostfwd=[server.port],
@@ -211,6 +221,8 @@ def keeper_main(state_dir, profile, ttl, extra_profiles=()):
         progress('keeper: %s: %s\n%s' % (type(exc).__name__, exc, traceback.format_exc()))
     finally:
         signal.alarm(0)
+        if standin is not None:
+            standin.stop()
         plane.stop(remove=False)
         if channel.agent_info(state_dir) and (channel.agent_info(state_dir) or {}).get('bed') == 'native':
             subprocess.run(teardown_argv(), cwd=REPO_ROOT, check=False, timeout=120)

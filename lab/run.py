@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 
-from lab import channel, checks, lifecycle, playbook, report, topology, vms
+from lab import channel, checks, checks_current, lifecycle, playbook, report, topology, vms
 from lab.config import PROFILE, Paths, World
 from testbeds import cni
 from testbeds.cluster.gobuild import BuildError
@@ -128,7 +128,8 @@ class Lab:
             raise StageError('the bridge CNI plugin: %s' % exc) from exc
         built = time.monotonic() - started
         stage.parts.append(('bridge CNI plugin %s (from Go modules)' % cni.plugins_version(), built))
-        self.cluster = lifecycle.start(self.paths, self.world, self.profile)
+        # Harvester's own controllers and webhooks (stand-ins) on the current API only: the legacy API predates them
+        self.cluster = lifecycle.start(self.paths, self.world, self.profile, harvester=self.profile == 'current')
         agent = channel.agent_info(self.paths.run) or {}
         stage.parts.append(('etcd + kube-apiserver ready, CRDs registered', built + self.cluster['api_seconds']))
         stage.parts.append(('%s up, agent ready' % ('QEMU guest' if agent.get('bed') == 'guest' else 'agent'),
@@ -184,11 +185,13 @@ class Lab:
     def _checks(self, stage, vm_plan, attach):
         del stage
         plan = checks.plan_probes(self.world, vm_plan, attach, self.paths.run)
+        notes = checks_current.plan_probes(plan, self.world, vm_plan, attach)
         probes = plan.probes + [checks.switch_probe(self.world), checks.confinement_probe()] + \
             checks.vlan_table_probes(self.world)
         progress('    %d probes (pings, DHCP clients), in parallel' % len(probes))
         results = self.job('probe', {'probes': probes, 'parallel': 6})
-        return plan, results
+        extra = checks_current.rows(self.world, self.cluster['kubeconfig'], vm_plan, attach, plan, results, notes)
+        return plan, results, extra
 
     def _rolling(self, stage):
         """The last node loses an uplink NIC (renamed away: the NIC is not there), then the rolling default_vlan.yml
@@ -234,7 +237,7 @@ class Lab:
         cluster = self.stage(1, total, 'control plane and kernel', self._start)
         if cluster is None:
             why = 'the lab did not start (stage "control plane and kernel")'
-            for row_id, _title in checks.ROWS:
+            for row_id in checks_current.row_ids(self.world):
                 rows[row_id] = checks.not_run(row_id, why)
             return self.finish(rows)
         topo_ok = self.stage(2, total, 'topology', self._topology) is None and self.stages[-1].status == 'PASS'
@@ -268,6 +271,7 @@ class Lab:
                                              self.paths.run):
                     rows[row.id] = row
                 rows['confined'] = checks.confinement_row(probed[1], self.cluster.get('bed'))
+                rows.update((row.id, row) for row in probed[2])
         else:
             self.skip('checks', 'no VM stand-ins')
         if converged:
@@ -277,7 +281,7 @@ class Lab:
                 'rolling', self.stages[-1].error)
         else:
             self.skip('rolling update, a node fails', 'site.yml did not converge')
-        for row_id, _title in checks.ROWS:
+        for row_id in checks_current.row_ids(self.world):
             if row_id not in rows:
                 failed = [s for s in self.stages if s.status == 'FAIL']
                 rows[row_id] = checks.not_run(row_id, 'stage "%s" failed: %s' % (failed[0].name, failed[0].error)
@@ -312,7 +316,8 @@ class Lab:
             for nic, done in zip(vm['nics'], got.get('nics') or []):
                 nic_ok = done.get('cni_rc') == 0 and not done.get('errors') and done.get('bridge_existed')
                 ok = ok and nic_ok
-                where = '%s -> %s %s' % (nic['ifname'], nic['bridge'], 'VLAN %s' % nic['vid'] if nic['vid'] else 'untagged')
+                where = '%s -> %s %s' % (nic['ifname'], nic['bridge'], 'VLAN %s' % nic['vid'] if nic['vid'] else
+                                         checks_current.trunk_text(nic['trunk']) if nic.get('trunk') else 'untagged')
                 how = ', '.join(nic['addresses']) if nic['mode'] == 'static' else (
                     'DHCP %s' % (done['lease']['ip'] if done.get('lease') else 'got no lease') if nic['mode'] == 'dhcp'
                     else 'not brought up')
@@ -334,7 +339,7 @@ class Lab:
         return row
 
     def finish(self, rows):
-        ordered = [rows[row_id].as_dict() for row_id, _title in checks.ROWS]
+        ordered = [rows[row_id].as_dict() for row_id in checks_current.row_ids(self.world)]
         agent = channel.agent_info(self.paths.run) or {}
         meta = {'profile': self.profile, 'bed': {'guest': 'QEMU guest (TCG)', 'native': 'native kernel'}.get(
             agent.get('bed'), agent.get('bed')), 'guest_kernel': agent.get('kernel'), 'state': self.paths.run,

@@ -42,7 +42,8 @@ class Api:
         """{kind/namespace/name: resourceVersion} of every object of the kinds the site writes, that the server serves."""
         kinds = [VM, NAD, ('network.harvesterhci.io', 'v1beta1', 'clusternetworks'),
                  ('network.harvesterhci.io', 'v1beta1', 'vlanconfigs'),
-                 ('network.harvesterhci.io', 'v1beta1', 'nodenetworks')]
+                 ('network.harvesterhci.io', 'v1beta1', 'nodenetworks'), ('harvesterhci.io', 'v1beta1', 'settings'),
+                 ('loadbalancer.harvesterhci.io', 'v1beta1', 'ippools')]
         found = {}
         for kind in kinds:
             try:
@@ -104,6 +105,25 @@ def nic_addressing(network_data, index, name, mac):
     return none
 
 
+def nic_vlans(network_data, index, name):
+    """The VLAN interfaces the guest's network data (version 2 ``vlans``) puts on NIC ``index``:
+    [{ifname, vid, addresses}] (IPv4 addresses only; the link named by its guest name, its ``ethernets`` key or the
+    interface name)."""
+    if not network_data or not (network_data.get('version') == 2 or 'ethernets' in network_data):
+        return []
+    wanted = guest_name(index)
+    links = {wanted, name}
+    for key, entry in (network_data.get('ethernets') or {}).items():
+        if (entry.get('match') or {}).get('name') == wanted or entry.get('set-name') == wanted:
+            links.add(key)
+    found = []
+    for ifname, entry in sorted((network_data.get('vlans') or {}).items()):
+        if entry.get('link') in links and entry.get('id') is not None:
+            found.append({'ifname': ifname, 'vid': int(entry['id']),
+                          'addresses': [a for a in entry.get('addresses') or [] if ':' not in a]})
+    return found
+
+
 def plan(api, world, state_dir, cni_path):
     """Read the VMs and NADs back from the API server and plan the stand-ins (attached by the plugins in ``cni_path``).
     Returns (plan, notes)."""
@@ -150,6 +170,8 @@ def plan(api, world, state_dir, cni_path):
             nics.append(dict(addressing, **{
                 'name': iface['name'], 'ifname': guest_name(index), 'network': ref, 'config': config_text,
                 'bridge': config.get('bridge'), 'vid': config.get('vlan'), 'route': route, 'mac': mac,
+                # a trunk network's VLANs (bridge CNI vlanTrunk), and the guest's own VLAN interfaces on the NIC
+                'trunk': config.get('vlanTrunk'), 'vlans': nic_vlans(network_data, index, iface['name']),
                 'node_netns': world.netns('node', node), 'cni_path': cni_path,
                 'container_id': 'hnlab-%s-%s-%s' % (meta['namespace'], meta['name'], iface['name']),
             }))

@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from lab import checks, lifecycle
+from lab import checks_current, lifecycle
 from lab.config import NS_PREFIX, PROFILE, Paths, World
 from lab.run import Lab
 from testbeds.common import REPO_ROOT
@@ -38,6 +38,10 @@ def _processes_mentioning(text):
     return found
 
 
+WORLD = World(os.environ.get('HN_LAB_PROFILE') or PROFILE)
+ROW_IDS = checks_current.row_ids(WORLD)  # the current profile's storage network, trunk and IP pool rows included
+
+
 @pytest.fixture(scope='module')
 def lab_run(request):
     if os.geteuid() != 0:
@@ -49,7 +53,7 @@ def lab_run(request):
                     % user_lab.home, pytrace=False)
     paths = Paths(os.environ.get('HN_LAB_TEST_HOME') or os.path.join(REPO_ROOT, 'tests', 'output', 'lab'))
     lifecycle.stop(paths)  # what an interrupted earlier run left
-    lab = Lab(paths, World(os.environ.get('HN_LAB_PROFILE') or PROFILE))
+    lab = Lab(paths, WORLD)
     capture = request.config.pluginmanager.getplugin('capturemanager')
     try:
         with capture.global_and_fixture_disabled():  # the stages and plays as they go by, like `make lab`
@@ -60,7 +64,7 @@ def lab_run(request):
         lifecycle.stop(paths)
 
 
-@pytest.mark.parametrize('row_id', [row_id for row_id, _title in checks.ROWS])
+@pytest.mark.parametrize('row_id', ROW_IDS)
 def test_row(lab_run, row_id):
     _paths, document, _processes = lab_run
     row = dict((item['id'], item) for item in document['rows'])[row_id]
@@ -70,6 +74,44 @@ def test_row(lab_run, row_id):
     assert row['status'] == 'PASS', '%s\n%s\n  %s\nstages: %s' % (row['title'], row.get('reason') or '', evidence, stages)
 
 
+def _ok_lines(row, *parts):
+    return [line for line in row['evidence'] if line.startswith('ok ') and all(part in line for part in parts)]
+
+
+def test_current_rows_cover_the_vars(lab_run):
+    """The rows of Harvester's storage network, trunk network and IP pool prove every item the vars ask for (not a
+    subset that happened to be planned): each VLAN interface of the trunk VM's network data, each pool."""
+    _paths, document, _processes = lab_run
+    rows = dict((item['id'], item) for item in document['rows'])
+    site = WORLD.site
+    if WORLD.profile == 'current':
+        assert {'storage_network', 'trunk', 'ip_pool'} <= set(rows), sorted(rows)
+    trunks = dict((item['name'], checks_current.trunk_vids([{'minID': r['min_id'], 'maxID': r.get('max_id', r['min_id'])}
+                                                            for r in item['vlan_trunk']]))
+                  for item in site.get('harvester_vlan_networks') or [] if item.get('network_type') == 'trunk')
+    for vm in site.get('harvester_vms') or [] if 'trunk' in rows else []:
+        on_trunk = [nic for nic in vm.get('interfaces') or [] if nic.get('network') in trunks]
+        for nic in on_trunk:
+            for ifname, vlan in sorted(((vm.get('network_data') or {}).get('vlans') or {}).items()):
+                if vlan['id'] in trunks[nic['network']]:
+                    lines = _ok_lines(rows['trunk'], '%s %s (' % (vm['name'], ifname), 'across the switch')
+                    assert lines and all(' 0/' not in line for line in lines), rows['trunk']['evidence']
+                else:
+                    assert _ok_lines(rows['trunk'], '%s %s (' % (vm['name'], ifname), ': 0/'), rows['trunk']['evidence']
+                    assert _ok_lines(rows['trunk'], '%s %s (' % (vm['name'], ifname), 'floods VLAN %d' % vlan['id'],
+                                     '0 frames'), rows['trunk']['evidence']
+    if 'storage_network' in rows:
+        item = checks_current.storage_setting(WORLD)
+        row = rows['storage_network']
+        assert _ok_lines(row, 'GET settings/storage-network', '"range":"%s"' % item['range']), row['evidence']
+        assert _ok_lines(row, 'configured=True'), row['evidence']
+        assert _ok_lines(row, 'trunk VLAN %d' % item['vlan_id']), row['evidence']
+    for item in site.get('harvester_ip_pools') or [] if 'ip_pool' in rows else []:
+        assert _ok_lines(rows['ip_pool'], 'GET ippools/%s ' % item['name']), rows['ip_pool']['evidence']
+        assert _ok_lines(rows['ip_pool'], 'loadbalancer.harvesterhci.io/vid=', item['selector']['network']), \
+            rows['ip_pool']['evidence']
+
+
 def test_report_files(lab_run):
     """report.json is the document the run returned: every row of the report with its evidence, every stage timed;
     report.txt is its table."""
@@ -77,11 +119,11 @@ def test_report_files(lab_run):
     with open(paths.report_json, encoding='utf-8') as handle:
         stored = json.load(handle)
     assert stored == json.loads(json.dumps(document))
-    assert [row['id'] for row in stored['rows']] == [row_id for row_id, _title in checks.ROWS]
+    assert [row['id'] for row in stored['rows']] == ROW_IDS
     assert all(row['evidence'] for row in stored['rows']), [row['id'] for row in stored['rows'] if not row['evidence']]
     passed = sum(row['status'] == 'PASS' for row in stored['rows'])
-    assert stored['summary'] == {'rows': len(checks.ROWS), 'passed': passed, 'failed': len(checks.ROWS) - passed,
-                                 'result': 'PASS' if passed == len(checks.ROWS) else 'FAIL',
+    assert stored['summary'] == {'rows': len(ROW_IDS), 'passed': passed, 'failed': len(ROW_IDS) - passed,
+                                 'result': 'PASS' if passed == len(ROW_IDS) else 'FAIL',
                                  'seconds': round(sum(s['seconds'] for s in stored['stages']), 1)}
     assert [s['name'] for s in stored['stages']] == ['control plane and kernel', 'topology', 'site.yml (converge)',
                                                      'VM stand-ins', 'site.yml again (idempotence)', 'checks',
@@ -92,7 +134,7 @@ def test_report_files(lab_run):
         text = handle.read()
     for number, row in enumerate(stored['rows'], start=1):
         assert '%-4s  %-6s  %s' % (number, row['status'], row['title']) in text
-    assert 'RESULT: %s (%d of %d rows pass)' % (stored['summary']['result'], passed, len(checks.ROWS)) in text
+    assert 'RESULT: %s (%d of %d rows pass)' % (stored['summary']['result'], passed, len(ROW_IDS)) in text
 
 
 def test_down_leaves_nothing(lab_run):
