@@ -1,5 +1,5 @@
 # harvester.network: the commands the README shows.
-.PHONY: test setup sanity unit bench bench-host bench-cluster lab lab-down
+.PHONY: test setup sanity unit bench bench-host bench-cluster bench-scale lab lab-down
 
 test:          ## install what is missing, then sanity + unit + cluster + host integration tests
 	bash scripts/test.sh
@@ -16,7 +16,7 @@ unit:
 # Benchmarks (results are written into docs/benchmarks.md; not timed tests).
 BENCH_PYTHON = $${HARVESTER_NETWORK_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/harvester-network}/venv/bin/python
 
-bench: bench-host bench-cluster
+bench: bench-host bench-cluster bench-scale
 
 bench-host:    ## converge a benchmark node with the engine vs ip/bridge -batch, in the kernel bed
 	bash scripts/setup.sh
@@ -25,6 +25,10 @@ bench-host:    ## converge a benchmark node with the engine vs ip/bridge -batch,
 bench-cluster: ## 500 VLAN networks: harvester.network vs a kubernetes.core.k8s loop, against the cluster bed
 	bash scripts/setup.sh
 	$(BENCH_PYTHON) benchmarks/cluster/bench_vlan_networks.py
+
+bench-scale:   ## 500 and 5000 VLAN networks (+ VMs): create, no-op, prune half; requests, pages, memory; vs a k8s loop
+	bash scripts/setup.sh
+	$(BENCH_PYTHON) benchmarks/cluster/bench_scale.py
 
 # The lab (docs/lab.md): a small Harvester site on this machine, converged by playbooks/site.yml and proven.
 LAB_PYTHON = $${HARVESTER_NETWORK_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/harvester-network}/venv/bin/python

@@ -1,8 +1,8 @@
 """Benchmark: 500 VLAN networks created, then a no-op re-run, harvester.network.vlan_network (one task, ``networks:``)
 against a loop of kubernetes.core.k8s tasks writing the same NetworkAttachmentDefinitions to the same server.
 
-Every HTTP request is counted by a small TLS proxy in front of the server (the server's own request metric leaves
-discovery out); wall time around each ansible-playbook run.  kubernetes.core comes from the ``ansible`` PyPI package installed in a
+Every HTTP request is counted by a small TLS proxy in front of the server (testbeds/cluster/proxy.py; the server's own
+request metric leaves discovery out); wall time around each ansible-playbook run.  kubernetes.core comes from the ``ansible`` PyPI package installed in a
 throwaway venv (``--k8s-venv``, created on first use), never in the project's requirements.
 
     <venv>/bin/python benchmarks/cluster/bench_vlan_networks.py [--count 500] [--k8s-venv DIR] [--skip-k8s]
@@ -26,6 +26,7 @@ sys.path.insert(0, REPO)
 
 from testbeds.collection import collections_root  # noqa: E402  pylint: disable=wrong-import-position
 from testbeds.cluster.controlplane import ControlPlane  # noqa: E402  pylint: disable=wrong-import-position
+from testbeds.cluster.proxy import RecordingProxy  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, collections_root())
 from ansible_collections.harvester.network.plugins.module_utils.cluster import builders  # noqa: E402
@@ -54,80 +55,6 @@ K8S_LOOP = """
       loop_control:
         label: "{{{{ item.metadata.name }}}}"
 """
-
-
-class CountingProxy(object):
-    """A TLS-terminating reverse proxy in front of the API server that counts every HTTP request by verb.
-
-    The server's own metric (``apiserver_request_total``) leaves discovery requests out, and discovery is a large
-    part of what a client costs; the proxy sees them all.  It forwards as the bed's admin user.
-    """
-
-    def __init__(self, server):
-        import http.client  # pylint: disable=import-outside-toplevel
-        import http.server  # pylint: disable=import-outside-toplevel
-        import ssl  # pylint: disable=import-outside-toplevel
-        import threading  # pylint: disable=import-outside-toplevel
-        self.counts = collections.Counter()
-        lock = threading.Lock()
-        upstream = ssl.create_default_context(cafile=server.pki.ca_cert)
-        upstream.load_cert_chain(server.pki.admin_cert, server.pki.admin_key)
-        proxy = self
-        local = threading.local()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _forward(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                body = self.rfile.read(length) if length else None
-                path = self.path.split('?', 1)[0]
-                verb = self.command
-                if verb == 'GET':
-                    verb = 'GET (discovery)' if path.count('/') <= 3 or path.startswith(('/version', '/openapi')) \
-                        else 'GET (object/list)'
-                with lock:
-                    proxy.counts[verb] += 1
-                conn = getattr(local, 'conn', None)
-                if conn is None:
-                    conn = local.conn = http.client.HTTPSConnection('127.0.0.1', server.port, context=upstream,
-                                                                    timeout=60)
-                headers = dict((k, v) for k, v in self.headers.items() if k.lower() not in ('host', 'connection'))
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                for key, value in resp.getheaders():
-                    if key.lower() not in ('transfer-encoding', 'content-length', 'connection'):
-                        self.send_header(key, value)
-                self.send_header('Content-Length', str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
-
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        serving.load_cert_chain(server.pki.server_cert, server.pki.server_key)
-        self.httpd.socket = serving.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def kubeconfig(self, server, path):
-        import yaml  # pylint: disable=import-outside-toplevel
-        with open(server.kubeconfig, encoding='utf-8') as handle:
-            config = yaml.safe_load(handle)
-        config['clusters'][0]['cluster']['server'] = 'https://127.0.0.1:%d' % self.port
-        with open(path, 'w', encoding='utf-8') as handle:
-            yaml.safe_dump(config, handle)
-        return path
-
-    def stop(self):
-        self.httpd.shutdown()
 
 
 def run_playbook(binary, text, env, workdir, extra_vars_file):
@@ -207,10 +134,15 @@ def write_doc(count, results, versions):
         lines += ['kubernetes.core from the `ansible` %s PyPI package (ansible-core %s, kubernetes client %s) in a '
                   'throwaway venv; harvester.network with ansible-core from the project venv.' % tuple(versions['k8s'])]
     lines.append(END)
+    replace_section(lines, BEGIN, END)
+
+
+def replace_section(lines, begin, end):
+    """Put ``lines`` (from the ``begin`` marker to the ``end`` marker) into docs/benchmarks.md, other sections kept."""
     section = '\n'.join(lines) + '\n'
     text = open(DOC, encoding='utf-8').read() if os.path.exists(DOC) else '# Benchmarks\n\n'
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section.rstrip('\n') + text[text.index(END) + len(END):]
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + section.rstrip('\n') + text[text.index(end) + len(end):]
     else:
         text = text.rstrip('\n') + '\n\n' + section
     os.makedirs(os.path.dirname(DOC), exist_ok=True)
@@ -218,14 +150,19 @@ def write_doc(count, results, versions):
         handle.write(text)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
-    parser.add_argument('--count', type=int, default=500)
+def common_arguments(parser):
+    """The options both cluster benchmarks take."""
     parser.add_argument('--k8s-venv', default=os.path.join(tempfile.gettempdir(), 'harvester-network-bench-k8s'))
     parser.add_argument('--skip-k8s', action='store_true')
     parser.add_argument('--no-doc', action='store_true')
     parser.add_argument('--doc-from', metavar='JSON', help='only rewrite the doc section from a saved result file')
-    args = parser.parse_args()
+    return parser
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
+    parser.add_argument('--count', type=int, default=500)
+    args = common_arguments(parser).parse_args()
     if args.doc_from:
         with open(args.doc_from, encoding='utf-8') as handle:
             saved = json.load(handle)
@@ -247,7 +184,7 @@ def main():
         vars_file = os.path.join(workdir, 'vars.json')
         with open(vars_file, 'w', encoding='utf-8') as handle:
             json.dump({'nets': nets, 'nads': json.loads(json.dumps(nads))}, handle)
-        proxy = CountingProxy(server)
+        proxy = RecordingProxy(server, record=False)
         kubeconfig = proxy.kubeconfig(server, os.path.join(workdir, 'kubeconfig'))
         env = dict(server.env)
         env.update({'K8S_AUTH_KUBECONFIG': kubeconfig, 'KUBECONFIG': kubeconfig,

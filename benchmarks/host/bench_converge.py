@@ -226,9 +226,10 @@ def main():
     parser.add_argument('--native-noop', action='store_true',
                         help='only time the no-op re-check of a bridge with 101 ports, on any kernel (no bonding or '
                              'VLAN filtering needed): the engine time a native kernel gives')
+    parser.add_argument('--ports', type=int, default=VMS, help='VM ports on the bridge of --native-noop')
     args = parser.parse_args()
     if args.native_noop:
-        native_noop()
+        native_noop(ports=args.ports)
         return
     folder = tempfile.mkdtemp(prefix='hn-bench-')
     files, batch_lines = batch_files(folder)
@@ -286,8 +287,9 @@ def main():
         replace_section(args.write, report)
 
 
-def native_noop(samples=20):
-    """A bridge over eth1 with 100 VM ports (202 links), set up by ip; the engine re-checks it (nothing to do)."""
+def native_noop(samples=20, ports=VMS):
+    """A bridge over eth1 with ``ports`` VM ports (2 * ports + 2 links), set up by ip; the engine re-checks it
+    (nothing to do)."""
     from ansible_collections.harvester.network.plugins.module_utils.host import engine
     name = 'hnb-native'
     destroy(name)
@@ -295,12 +297,12 @@ def native_noop(samples=20):
     try:
         lines = ['link set lo up', 'link add eth1 type veth peer name sw-eth1', 'link add br0 type bridge',
                  'link set br0 promisc on', 'link set eth1 master br0 up']
-        for index in range(VMS):
+        for index in range(ports):
             lines += ['link add vm%d type veth peer name vm%dp' % (index, index), 'link set vm%d master br0 up' % index]
         lines.append('link set br0 up')
         sh(['ip', '-netns', name, '-batch', '-'], input='\n'.join(lines) + '\n')
         params = {'state': 'replaced', 'probes': {'enabled': False}, 'bridges': [{
-            'name': 'br0', 'uplink': 'eth1', 'ports': ['vm%d' % i for i in range(VMS)], 'vlan_filtering': False,
+            'name': 'br0', 'uplink': 'eth1', 'ports': ['vm%d' % i for i in range(ports)], 'vlan_filtering': False,
             'default_pvid': engine_default_pvid(name)}]}
         times, timings = [], None
         with netns(name):
@@ -311,7 +313,7 @@ def native_noop(samples=20):
                 times.append(time.perf_counter() - start)
                 timings = result['timings']
                 assert not result['changed'], result.get('commands')
-        values = (VMS + 1, platform.release(), machine_cpu(), statistics.median(times) * 1000, min(times) * 1000,
+        values = (ports + 1, platform.release(), machine_cpu(), statistics.median(times) * 1000, min(times) * 1000,
                   timings['read'] * 1000, timings['plan'] * 1000)
         print('native no-op re-check of a bridge with %d ports (Linux %s, %s): median %.1f ms, best %.1f ms '
               '(last: read %.1f ms, plan %.1f ms)' % values)

@@ -12,16 +12,29 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import threading
 import time
+
+try:
+    from concurrent.futures import ThreadPoolExecutor
+except ImportError:  # pragma: no cover - Python 2 is not supported; writes then go one by one
+    ThreadPoolExecutor = None
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.compare import (
     format_path, needs_apply, strip_noise)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import (
-    ApiError, ConflictError, NotFoundError, webhook_refusal)
+    ApiError, ClusterError, ConflictError, NotFoundError, webhook_refusal)
 from ansible_collections.harvester.network.plugins.module_utils.cluster.transport import APPLY_CONTENT_TYPE
 
 FIELD_MANAGER = 'harvester.network'
 CONFLICT_RETRIES = 4
+# LISTs come in pages of this many objects (``limit``/``continue``), so 5000 networks are ten answers of bounded size,
+# not one; 500 is client-go's default page size (kubernetes/client-go tools/pager/pager.go, defaultPageSize).
+LIST_PAGE_SIZE = 500
+# Writes of one kind in a row (many networks) are sent by this many threads at once. Small on purpose: the API
+# server's own limits (max-mutating-requests-inflight 200, API Priority and Fairness) are far above it, and 429s
+# are waited out by the transport.
+WRITE_WORKERS = 4
 # Field managers of Harvester's own controllers. They write our objects with plain Update (the network manager:
 # finalizers, the ready label, ``connectivity`` in the route annotation, the MTU sync; harvester/
 # network-controller-harvester pkg/controller/manager), so a field they rewrote becomes theirs and our next apply of a
@@ -89,18 +102,32 @@ class ResourceService(object):
         self.field_manager = field_manager
         self.force_conflicts = force_conflicts
         self.local_only = False  # check mode: predict from the plan, send no dry run (prerequisites not there yet)
+        self.page_size = LIST_PAGE_SIZE
+        self.workers = WRITE_WORKERS
 
     # ---- reads -------------------------------------------------------------------------------------------------
     def list(self, kind, namespace=None, label_selector=None):
-        """All objects of ``kind`` (in ``namespace``, or everywhere) as a dict keyed by (namespace, name): one LIST."""
-        query = [('labelSelector', label_selector)] if label_selector else None
-        answer = self.transport.request('GET', kind.collection_path(namespace), query=query)
-        items = {}
-        for item in answer.get('items') or []:
-            item.setdefault('apiVersion', kind.api_version)
-            item.setdefault('kind', kind.kind)
-            items[object_key(item)] = item
-        return items
+        """All objects of ``kind`` (in ``namespace``, or everywhere) as a dict keyed by (namespace, name): one LIST,
+        read in pages of ``page_size`` objects. A continue token that expired between pages (410 Gone: etcd compacted
+        past the list's resourceVersion) is answered with one unpaginated LIST, as client-go's pager does."""
+        selector = [('labelSelector', label_selector)] if label_selector else []
+        items, token = {}, None
+        while True:
+            query = selector + [('limit', self.page_size)] + ([('continue', token)] if token else [])
+            try:
+                answer = self.transport.request('GET', kind.collection_path(namespace), query=query)
+            except ApiError as exc:
+                if exc.status != 410 or token is None:
+                    raise
+                items, token = {}, None
+                answer = self.transport.request('GET', kind.collection_path(namespace), query=selector or None)
+            for item in answer.get('items') or []:
+                item.setdefault('apiVersion', kind.api_version)
+                item.setdefault('kind', kind.kind)
+                items[object_key(item)] = item
+            token = (answer.get('metadata') or {}).get('continue')
+            if not token:
+                return items
 
     def get(self, kind, name, namespace=None):
         try:
@@ -203,23 +230,111 @@ class ResourceService(object):
         return Reconciliation(self, module)
 
     def execute(self, changes):
-        """Run the writes of a plan in order; returns the changes that wrote something."""
+        """Run the writes of a plan in order; returns the changes that wrote something.
+
+        Writes of one kind in a row (applies, or deletes) go out ``workers`` at a time; kinds stay in plan order, so
+        what one kind needs (a network before the VM naming it) is written first. A failure stops the rest of its
+        run; the objects that run had just created are deleted again (nothing half-created), then the first failure
+        in plan order is raised. Updates and deletes already sent stay: each is whole, and a re-run finishes the
+        plan."""
+        if self.check_mode and self.local_only:
+            return self._predict(changes)
+        done = []
+        for run in _runs(changes):
+            if len(run) == 1 or self.workers <= 1 or ThreadPoolExecutor is None:
+                done.extend(change for change in run if self._write(change))
+            else:
+                done.extend(self._write_concurrently(run))
+        return done
+
+    @staticmethod
+    def _predict(changes):
+        """Check mode without the server: the server cannot judge these requests (their prerequisites exist only
+        later in this check run), so the plan is the prediction."""
         done = []
         for change in changes:
-            if self.check_mode and self.local_only:
-                # the server cannot judge these requests: their prerequisites exist only later in this check run
-                if change.action in ('create', 'update'):
-                    change.result = change.desired
-                if change.action != 'none':
-                    done.append(change)
-                continue
             if change.action in ('create', 'update'):
-                change.result = self.apply(change.kind, change.desired)
+                change.result = change.desired
+            if change.action != 'none':
                 done.append(change)
-            elif change.action == 'delete':
-                if self.delete(change.kind, change.key[1], change.key[0] or None):
-                    done.append(change)
         return done
+
+    def _write(self, change):
+        """One change's request; True when it wrote something."""
+        if change.action in ('create', 'update'):
+            change.result = self.apply(change.kind, change.desired)
+            return True
+        if change.action == 'delete':
+            return self.delete(change.kind, change.key[1], change.key[0] or None)
+        return False
+
+    def _write_concurrently(self, run):
+        outcomes = [None] * len(run)
+        failed = threading.Event()
+
+        def write(index):
+            if failed.is_set():
+                return  # not sent: an earlier write of this run failed
+            try:
+                outcomes[index] = (True, self._write(run[index]))
+            except Exception as exc:  # pylint: disable=broad-except  # re-raised below, in plan order
+                outcomes[index] = (False, exc)
+                failed.set()
+
+        pool = ThreadPoolExecutor(max_workers=self.workers)
+        try:
+            list(pool.map(write, range(len(run))))
+        finally:
+            pool.shutdown(wait=True)
+        written = [change for change, outcome in zip(run, outcomes) if outcome and outcome[0] and outcome[1]]
+        errors = [outcome[1] for outcome in outcomes if outcome and not outcome[0]]
+        if errors:
+            raise self._undo_creates(written, errors[0], len(errors))
+        return written
+
+    def _undo_creates(self, written, error, count):
+        """Delete again what a failed run of writes created (only that object: its uid is a precondition); returns
+        ``error`` with what was undone, and what was left, added to its message."""
+        created = [change for change in written if change.action == 'create' and change.result]
+        undone, stuck = 0, []
+        for change in created if not self.check_mode else ():
+            uid = (change.result.get('metadata') or {}).get('uid')
+            body = {'apiVersion': 'v1', 'kind': 'DeleteOptions', 'propagationPolicy': 'Background',
+                    'preconditions': {'uid': uid}}
+            try:
+                self.transport.request('DELETE', change.kind.item_path(change.key[1], change.key[0] or None),
+                                       body=body)
+                undone += 1
+            except ClusterError as exc:
+                if not isinstance(exc, NotFoundError):
+                    stuck.append('%s (%s)' % (change.name, exc))
+        notes = []
+        if count > 1:
+            notes.append('%d writes of this run failed, this is the first' % count)
+        if undone:
+            notes.append('the %d objects this run had created were deleted again' % undone)
+        if stuck:
+            notes.append('these created objects could not be deleted again: %s' % '; '.join(stuck))
+        kept = [change.name for change in written if change.action != 'create']
+        if kept:
+            notes.append('already written and kept: %s' % ', '.join(kept[:10]) + (' ...' if len(kept) > 10 else ''))
+        if notes and isinstance(error, ClusterError) and error.args:
+            error.args = ('%s (%s)' % (error.args[0], '; '.join(notes)),) + tuple(error.args[1:])
+        return error
+
+
+def _runs(changes):
+    """The changes that write, cut into runs of one kind and one sort of request (apply or delete), in plan order."""
+    runs, last = [], None
+    for change in changes:
+        if change.action == 'none':
+            continue
+        sort = (change.kind, change.action == 'delete')
+        if sort != last:
+            runs.append([])
+            last = sort
+        runs[-1].append(change)
+    return runs
 
 
 def changes_result(changes, done, module=None):

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import time
 
 from ansible_collections.harvester.network.plugins.module_utils.cluster.errors import (
     ApiError, AuthError, ConflictError, NotFoundError, UnreachableError)
@@ -31,6 +32,13 @@ except ImportError:  # reported by the module through missing_required_lib
 APPLY_CONTENT_TYPE = 'application/apply-patch+yaml'
 MERGE_CONTENT_TYPE = 'application/merge-patch+json'
 USER_AGENT = 'harvester.network-ansible'
+# A server that is shedding load (API Priority and Fairness, max-requests-inflight) answers 429 with Retry-After; so
+# may a 5xx during a restart. Wait as told and send again, as client-go does (kubernetes/client-go rest/request.go,
+# checkWait: 429 or >= 500 carrying Retry-After; commit b18cdb5260e09d563f2773bfa4e534ef08df929d). The request was not
+# served, so sending it again is safe for every verb.
+RETRY_AFTER_ATTEMPTS = 6
+RETRY_AFTER_DEFAULT = 1.0   # seconds, a 429 without a usable Retry-After
+RETRY_AFTER_CAP = 10.0      # seconds, never wait longer than this for one answer
 
 
 def quote_name(name):
@@ -41,6 +49,20 @@ def _status_message(body, fallback):
     if isinstance(body, dict) and body.get('message'):
         return body['message']
     return fallback
+
+
+def retry_after(status, headers):
+    """Seconds to wait before sending a request again, or None when the answer is final (see RETRY_AFTER_*)."""
+    if status != 429 and status < 500:
+        return None
+    value = (headers or {}).get('Retry-After')
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        if status != 429:
+            return None
+        seconds = RETRY_AFTER_DEFAULT
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 
 class Transport(object):
@@ -71,16 +93,12 @@ class Transport(object):
         if body is not None:
             data = json.dumps(body).encode('utf-8')
             content_type = content_type or 'application/json'
-        self.log.append((method, path))
-        try:
-            response = self._pool.request(
-                method, url, body=data, headers=self._headers(content_type), preload_content=True,
-                timeout=urllib3.Timeout(connect=self.timeout[0], read=self.timeout[1]),
-                retries=urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0, raise_on_status=False))
-        except urllib3.exceptions.MaxRetryError as exc:
-            raise self._unreachable(exc.reason or exc)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable(exc)
+        for attempt in range(RETRY_AFTER_ATTEMPTS):
+            response = self._send(method, path, url, data, content_type)
+            wait = retry_after(response.status, response.headers)
+            if wait is None or attempt == RETRY_AFTER_ATTEMPTS - 1:
+                break
+            time.sleep(wait)
         raw = response.data or b''
         try:
             decoded = json.loads(raw.decode('utf-8')) if raw else {}
@@ -89,6 +107,18 @@ class Transport(object):
         if 200 <= response.status < 300:
             return decoded
         raise self._error(method, path, response.status, response.reason, decoded)
+
+    def _send(self, method, path, url, data, content_type):
+        self.log.append((method, path))
+        try:
+            return self._pool.request(
+                method, url, body=data, headers=self._headers(content_type), preload_content=True,
+                timeout=urllib3.Timeout(connect=self.timeout[0], read=self.timeout[1]),
+                retries=urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0, raise_on_status=False))
+        except urllib3.exceptions.MaxRetryError as exc:
+            raise self._unreachable(exc.reason or exc)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._unreachable(exc)
 
     def _unreachable(self, exc):
         text = str(exc)
@@ -132,5 +162,9 @@ class Transport(object):
             return NotFoundError(message, status=status, reason=reason, body=body)
         if status == 409:
             return ConflictError(message, status=status, reason=reason, body=body)
+        if status == 429:
+            return ApiError('%s %s failed (429 Too Many Requests): %s. The API server still shed this request after '
+                            '%d attempts spaced as its Retry-After asked: run again when it is less busy'
+                            % (method, path, message, RETRY_AFTER_ATTEMPTS), status=status, reason=reason, body=body)
         return ApiError('%s %s failed (%s %s): %s' % (method, path, status, reason, message), status=status,
                         reason=reason, body=body)
