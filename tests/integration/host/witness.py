@@ -399,7 +399,8 @@ def carrier_pending(links_json, monitored=()):
 
 
 # How often snapshot() found the kernel still busy (carrier_pending, addresses in DAD) and read again, for the
-# tests' reports: {'snapshots', 'waited', 'given_up', 'reasons': {first word of a reason: count}}.
+# tests' reports: {'snapshots', 'waited', 'given_up', 'reasons': {first words of a reason: count}, and 'given_up_on':
+# what was still pending in each snapshot that gave up}.
 STATS = {'snapshots': 0, 'waited': 0, 'given_up': 0, 'reasons': {}}
 
 
@@ -421,6 +422,7 @@ def snapshot(ns_name=None, settle=5.0, reader=None):
             return snap
         if time.monotonic() > deadline:
             STATS['given_up'] += 1
+            STATS.setdefault('given_up_on', []).append(busy[:3])
             return snap
         STATS['waited'] += 1
         for reason in busy:
