@@ -60,7 +60,7 @@ def test_reader_answer_is_complete_only_with_every_document():
 
 def link(name, flags, kind=None, master=None, data=None, slave_kind=None, slave=None, lower=None):
     """One entry of ``ip -j -d link show``: ``flags`` as iproute2 prints them (UP, LOWER_UP, NO-CARRIER)."""
-    item = {'ifname': name, 'flags': ['BROADCAST', 'MULTICAST'] + flags, 'linkinfo': {}}
+    item = {'ifname': name, 'flags': ['BROADCAST', 'MULTICAST'] + list(flags), 'linkinfo': {}}
     if kind:
         item['linkinfo'].update(info_kind=kind, info_data=data or {})
     if master:
@@ -71,7 +71,7 @@ def link(name, flags, kind=None, master=None, data=None, slave_kind=None, slave=
     return item
 
 
-ON, OFF = ['UP', 'LOWER_UP'], ['UP', 'NO-CARRIER']
+ON, OFF = ('UP', 'LOWER_UP'), ('UP', 'NO-CARRIER')
 
 
 def bridged_bond(mode='active-backup', bond=ON, bridge=ON, port_state='forwarding', mii=('UP', 'UP'),
@@ -82,7 +82,7 @@ def bridged_bond(mode='active-backup', bond=ON, bridge=ON, port_state='forwardin
              link('bo0', bond, kind='bond', data=data, master='br0', slave_kind='bridge',
                   slave={'state': port_state})]
     for name, status, flags in zip(('eth1', 'eth2'), mii, carriers):
-        links.append(link(name, flags + ['SLAVE'], kind='veth', master='bo0', slave_kind='bond',
+        links.append(link(name, list(flags) + ['SLAVE'], kind='veth', master='bo0', slave_kind='bond',
                           slave={'mii_status': status, 'state': 'ACTIVE'}))
     return links
 
