@@ -218,12 +218,19 @@ def mgmt_of(world, node):
 
 
 def mgmt_restore(netns, mgmt):
-    """Put a node's management address back on its NIC after change 5 (either way), outside the traffic window."""
-    lines = ['link set %s nomaster' % mgmt['nic'], 'link del %s' % LEGACY_BRIDGE,
-             'addr del %s dev %s' % (mgmt['address'], mgmt['nic']), 'addr add %s dev %s' % (mgmt['address'], mgmt['nic']),
-             'link set %s up' % mgmt['nic'], 'route replace default via %s dev %s' % (mgmt['gateway'], mgmt['nic'])]
-    return {'desc': '%s: the management address back on %s' % (netns, mgmt['nic']),
-            'argv': ['ip', '-n', netns, '-force', '-batch', '-'], 'input': ''.join(line + '\n' for line in lines)}
+    """Put a node's management address back on its NIC after change 5 (either way), outside the traffic window:
+    the bridge deleted if there is one (a window that never applied the change left none), the address and the
+    default route on the NIC again (its prefix route comes back with the address)."""
+    ip = 'ip -n %s' % netns
+    script = '; '.join([
+        'set -e',
+        'if %s link show %s >/dev/null 2>&1; then %s link set %s nomaster; %s link del %s; fi' % (
+            ip, LEGACY_BRIDGE, ip, mgmt['nic'], ip, LEGACY_BRIDGE),
+        '%s addr del %s dev %s 2>/dev/null || true' % (ip, mgmt['address'], mgmt['nic']),
+        '%s addr add %s dev %s' % (ip, mgmt['address'], mgmt['nic']),
+        '%s link set %s up' % (ip, mgmt['nic']),
+        '%s route replace default via %s dev %s' % (ip, mgmt['gateway'], mgmt['nic'])])
+    return {'desc': '%s: the management address back on %s' % (netns, mgmt['nic']), 'argv': ['sh', '-c', script]}
 
 
 def recreate_steps(step, netns, uplink, now, mgmt=None):
@@ -470,21 +477,31 @@ class Hitless:
             return {'flows': [], 'rows': [], 'error': 'no uplink bond under the VMs\' bridge on %s' % ', '.join(missing)}
         rows = []
         for change, number, title, steps in selected():
-            notes = []
-            if change == 'mode':
-                check, warned = self.warnings(change, steps)
-                notes.append('check mode and --diff (exit %s): %s' % (
-                    check.rc, '; '.join(sorted(set(warned))) if warned else 'NO warning that the bond goes down'))
-            else:
-                warned = None
-            ours = self.ours(change, steps)
-            self.restore(change)
-            recreate = self.recreate(change, steps)
-            self.restore(change)
-            rows.append(self.row(change, number, title, ours, recreate, notes, warned))
+            try:
+                rows.append(self.change(change, number, title, steps))
+            except Exception as exc:  # pylint: disable=broad-except
+                # one change's failure is its row's, not the stage's: the rows measured before it stay
+                rows.append({'id': change, 'change': number, 'title': 'Change %d: %s' % (number, title),
+                             'status': 'FAIL', 'error': '%s: %s' % (type(exc).__name__, exc), 'recreate_error': None,
+                             'seconds': {'ours': 0.0, 'recreate': 0.0}, 'flows': {}, 'notes': [], 'sessions': {},
+                             'warned': None})
         return {'flows': [dict((k, flow[k]) for k in ('id', 'label', 'network', 'vid', 'nodes')) for flow in self.flows],
                 'interval_ms': self.interval * 1000, 'rows': rows,
                 'changes': [change[0] for change in selected()]}
+
+    def change(self, change, number, title, steps):
+        """One change, our way then the recreate way (change 4's mode: check mode first): its row."""
+        notes = []
+        warned = None
+        if change == 'mode':
+            check, warned = self.warnings(change, steps)
+            notes.append('check mode and --diff (exit %s): %s' % (
+                check.rc, '; '.join(sorted(set(warned))) if warned else 'NO warning that the bond goes down'))
+        ours = self.ours(change, steps)
+        self.restore(change)
+        recreate = self.recreate(change, steps)
+        self.restore(change)
+        return self.row(change, number, title, ours, recreate, notes, warned)
 
     def row(self, change, number, title, ours, recreate, notes=(), warned=None):  # pylint: disable=too-many-arguments
         results, error, seconds, before = ours

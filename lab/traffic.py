@@ -39,6 +39,7 @@ from lab.channel import read_json, write_json
 INTERVAL = 0.01  # 100 echoes a second per flow
 MAX_SECONDS = 900  # a flow nobody stops ends by itself after this (ping -w) ...
 READY_SECONDS = 20  # ... and must have had its first answer within this after start
+SESSION_READY_SECONDS = 120  # a session starts two Pythons in namespaces: slow under emulation at load 20-30
 _REPLY = re.compile(r'^\[(\d+\.\d+)\] \d+ bytes from [^:]+: icmp_seq=(\d+) .*time=([\d.]+) ms')
 _SUMMARY = re.compile(r'(\d+) packets transmitted, (\d+) received')
 
@@ -114,7 +115,7 @@ def converse(address, port, interval, log_path, status_path):
     status = {'connects': 0, 'local': None, 'error': None}
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_args: stopping.append(True))
-    deadline = time.monotonic() + READY_SECONDS
+    deadline = time.monotonic() + SESSION_READY_SECONDS
     while True:
         try:
             conn = socket.create_connection((address, port), timeout=5)
@@ -170,7 +171,7 @@ def start_sessions(plan):
         with open(files['pids'], 'w', encoding='utf-8') as handle:
             handle.write(' '.join(map(str, pids)))
         started[session['id']] = pids
-    deadline = time.monotonic() + READY_SECONDS
+    deadline = time.monotonic() + SESSION_READY_SECONDS
     waiting = set(started)
     while waiting and time.monotonic() < deadline:
         time.sleep(0.2)
