@@ -55,6 +55,8 @@ def render_hitless(section):
         for problem in (row.get('error'), row.get('recreate_error')):
             if problem:
                 lines.append(_wrap('! ' + problem, ' ' * 18))
+        for note in row.get('notes') or []:
+            lines.append(_wrap(note, ' ' * 18))
         for flow_id, flow in sorted(row['flows'].items()):
             lines.append(('%-8s  %-6s  %-44s  %-26s  %s' % (
                 '', 'ok' if flow['ok'] else 'BAD', labels.get(flow_id, flow_id)[:44], _flow_text(flow['ours']),
