@@ -204,11 +204,8 @@ def plan_links(plan, want, early_tables=(), late_options=()):
         if name not in have['links']:
             continue
         spec = bridges[name]
-        current = plan.state['bridges'][name]
-        options = dict((key, spec[key]) for key in ('vlan_filtering', 'stp', 'default_pvid')
-                       if spec.get(key) is not None and current.get(key) != spec[key])
-        if options and name not in late_options:
-            plan.add(O.SetBridgeOptions(link=name, options=options))
+        if name not in late_options:
+            plan.add(_bridge_options(plan, name, spec))
         link = plan.state['links'][name]
         changes = {}
         if spec.get('mac') is not None and link.get('mac') != spec['mac']:
@@ -260,12 +257,8 @@ def plan_links(plan, want, early_tables=(), late_options=()):
         if master in plan.state['bridges']:
             plan.add(O.SetMaster(link=link, master=master, up=not plan.state['links'][link].get('up') or None))
     for name in sorted(late_options):
-        spec = bridges.get(name) or {}
-        current = plan.state['bridges'].get(name) or {}
-        options = dict((key, spec[key]) for key in ('vlan_filtering', 'stp', 'default_pvid')
-                       if spec.get(key) is not None and current.get(key) != spec[key])
-        if options:
-            plan.add(O.SetBridgeOptions(link=name, options=options))
+        if name in bridges and name in plan.state['bridges']:
+            plan.add(_bridge_options(plan, name, bridges[name]))
 
     # Phase 7: bridge MTUs (after their ports: the kernel re-derives an unpinned bridge MTU from its ports),
     # then links up.
@@ -294,6 +287,14 @@ def plan_links(plan, want, early_tables=(), late_options=()):
         uplink = spec.get('uplink')
         if uplink and uplink in plan.state['links'] and not plan.state['links'][uplink].get('up'):
             plan.add(O.SetUp(link=uplink, up=True))
+
+
+def _bridge_options(plan, name, spec):
+    """The in-place option change (vlan_filtering, stp, default_pvid) bridge ``name`` needs, or None."""
+    current = plan.state['bridges'][name]
+    options = dict((key, spec[key]) for key in ('vlan_filtering', 'stp', 'default_pvid')
+                   if spec.get(key) is not None and current.get(key) != spec[key])
+    return O.SetBridgeOptions(link=name, options=options) if options else None
 
 
 def _bridge_mtu(plan, have, want, bridges, name):
