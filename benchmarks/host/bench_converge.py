@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shlex
 import statistics
 import subprocess
@@ -146,14 +147,14 @@ def write_interpreter(folder, name):
     return path
 
 
-def playbook(folder, name, play):
+def playbook(folder, name, play, host=None):
     book = os.path.join(folder, 'play-%s.yml' % name)
     with open(book, 'w') as stream:
         json.dump(play, stream)  # JSON is YAML
     inventory = os.path.join(folder, 'inventory-%s' % name)
     with open(inventory, 'w') as stream:
         stream.write('%s ansible_connection=local ansible_python_interpreter=%s\n' % (
-            name, write_interpreter(folder, name)))
+            host or name, write_interpreter(folder, host or name)))
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='False', ANSIBLE_LOCAL_TEMP=os.path.join(folder, 'tmp'),
                ANSIBLE_NOCOLOR='1', HARVESTER_NETWORK_ROOT=os.path.join(folder, 'root'))
     command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory, book]
@@ -227,9 +228,17 @@ def main():
                         help='only time the no-op re-check of a bridge with 101 ports, on any kernel (no bonding or '
                              'VLAN filtering needed): the engine time a native kernel gives')
     parser.add_argument('--ports', type=int, default=VMS, help='VM ports on the bridge of --native-noop')
+    parser.add_argument('--native-task', action='store_true',
+                        help='only measure the CPU seconds of a host_network task (a no-op re-check of a small '
+                             'bridge) against an ansible.builtin.command task, with ansible-playbook, natively')
+    parser.add_argument('--tasks', type=int, default=20, help='tasks per play of --native-task')
+    parser.add_argument('--samples', type=int, default=7, help='plays of each kind of --native-task (median)')
     args = parser.parse_args()
     if args.native_noop:
         native_noop(ports=args.ports)
+        return
+    if args.native_task:
+        native_task(tasks=args.tasks, samples=args.samples)
         return
     folder = tempfile.mkdtemp(prefix='hn-bench-')
     files, batch_lines = batch_files(folder)
@@ -319,6 +328,64 @@ def native_noop(samples=20, ports=VMS):
               '(last: read %.1f ms, plan %.1f ms)' % values)
     finally:
         destroy(name)
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def native_task(tasks=20, samples=7):
+    """CPU seconds (user + sys of ansible-playbook and every process it starts) a host module task costs, against
+    an ansible.builtin.command task: plays of ``tasks`` tasks of one kind, and a play of one ``debug`` task for
+    what a play costs without them; per task = (play - empty play) / tasks; medians of ``samples`` plays each,
+    the kinds alternating.  The host task is host_network's no-op re-check of a bridge with two ports in a network
+    namespace (``ansible_connection=local``, the interpreter entering the namespace); the command task runs
+    ``ip -d link show br0`` there."""
+    name = 'hnb-task'
+    destroy(name)
+    folder = tempfile.mkdtemp(prefix='hn-bench-task-')
+    sh(['ip', 'netns', 'add', name])
+    try:
+        lines = ['link set lo up', 'link add eth1 type veth peer name sw-eth1', 'link add br0 type bridge',
+                 'link set br0 promisc on', 'link set eth1 master br0 up', 'link add vm0 type veth peer name vm0p', 'link set vm0 master br0 up',
+                 'link set br0 up']
+        sh(['ip', '-netns', name, '-batch', '-'], input='\n'.join(lines) + '\n')
+        params = {'state': 'replaced', 'probes': {'enabled': False}, 'bridges': [{
+            'name': 'br0', 'uplink': 'eth1', 'ports': ['vm0'], 'vlan_filtering': False,
+            'default_pvid': engine_default_pvid(name)}]}
+        plays = {
+            'host_network': [{'name': 'host %d' % i, 'harvester.network.host_network': params} for i in range(tasks)],
+            'command': [{'name': 'command %d' % i, 'ansible.builtin.command': 'ip -d link show br0',
+                         'changed_when': False} for i in range(tasks)],
+            'empty': [{'name': 'nothing', 'ansible.builtin.debug': {'msg': 'x'}}],
+        }
+        cpu = dict((label, []) for label in plays)
+        for label, task_list in plays.items():  # warm: first-run caches (pyc of the controller side, AnsiballZ)
+            cpu_play(folder, name, label, task_list)
+        for sample in range(samples):
+            order = sorted(plays) if sample % 2 == 0 else sorted(plays, reverse=True)
+            for label in order:
+                cpu[label].append(cpu_play(folder, name, label, plays[label]))
+        med = statistics.median
+        empty = med(cpu['empty'])
+        per_task = dict((label, (med(cpu[label]) - empty) / tasks) for label in ('host_network', 'command'))
+        print('native task cost (Linux %s, %s, %d CPUs, load %s): ansible-playbook CPU seconds (user+sys), medians '
+              'of %d plays: empty play %.2f s; %d host_network no-op tasks %.2f s; %d command tasks %.2f s; '
+              'per task: host_network %.3f s, command %.3f s: %.2fx'
+              % (platform.release(), machine_cpu(), os.cpu_count(), ' '.join('%.2f' % x for x in os.getloadavg()),
+                 samples, empty, tasks, med(cpu['host_network']), tasks, med(cpu['command']),
+                 per_task['host_network'], per_task['command'], per_task['host_network'] / per_task['command']))
+    finally:
+        destroy(name)
+
+
+def cpu_play(folder, name, label, task_list):
+    before = children_cpu()
+    _elapsed, changed = playbook(folder, '%s-%s' % (name, label), [{'hosts': name, 'gather_facts': False,
+                                                                    'tasks': task_list}], host=name)
+    assert changed == 0, '%s: a no-op task changed something' % label
+    return children_cpu() - before
 
 
 def engine_default_pvid(name):

@@ -24,12 +24,13 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.harvester.network.plugins.module_utils.host import (
-    facts, model, persist, probes, profiles, store, validate)
-from ansible_collections.harvester.network.plugins.module_utils.host.apply import (
-    ApplyError, execute, in_flight, lost_in_flight, lost_text, rollback)
-from ansible_collections.harvester.network.plugins.module_utils.host.harvester_agent import agent_warnings
+from ansible_collections.harvester.network.plugins.module_utils.host import facts, model, persist, profiles, validate
 from ansible_collections.harvester.network.plugins.module_utils.host.plan import PlanError, interruptions, make_plan
+
+# Imported where they are used, not here (a module task compiles what it imports from AnsiballZ's zip on every
+# run): apply.py (a run that writes, or finds what an interrupted run left), store.py (persist: true), probes.py
+# (probes after a change), harvester_agent.py (warnings about planned operations).  AnsiballZ still packs them:
+# its dependency finder reads the imports inside functions too.
 
 
 class EngineError(Exception):
@@ -108,6 +109,7 @@ def _default_gateways(state):
 
 
 def _run_probes(probe_list, netns, delay):
+    from ansible_collections.harvester.network.plugins.module_utils.host import probes  # noqa
     results = []
     if delay:
         time.sleep(delay)
@@ -162,6 +164,7 @@ def run(module, params, check_mode=False, netns=None, paths=None, validated=True
 def saved_document(want, plan, paths):
     """The saved desired state with this run folded in, checked: planned against the node this run leaves, it
     must change nothing (so the boot-time unit recreates exactly that).  Raises ValidationError ('persist: ...')."""
+    from ansible_collections.harvester.network.plugins.module_utils.host import store  # noqa
     text = persist.read_state(paths)
     try:
         current = store.from_json(text) if text else store.empty()
@@ -189,6 +192,9 @@ def _read(nl, paths):
     the planner plans as if the node still had it)."""
     have = nl.read()
     record = persist.load_inflight(paths)
+    if not record:
+        return have
+    from ansible_collections.harvester.network.plugins.module_utils.host.apply import lost_in_flight  # noqa
     lost = lost_in_flight(record, have)
     if lost:
         have['interrupted'] = dict(lost, pid=record.get('pid'), started=record.get('started'))
@@ -210,6 +216,7 @@ def _prepare(profile, params, want, have, paths, result):
     result.update(before=profile.view(params, have, want), plan=planned,
                   commands=[item['command'] for item in planned])
     if have.get('interrupted'):
+        from ansible_collections.harvester.network.plugins.module_utils.host.apply import lost_text  # noqa
         run, lost = have['interrupted'], lost_text(have['interrupted'])
         result['interrupted'] = {'pid': run['pid'], 'started': run['started'], 'lost': lost}
         result['warnings'].append('a run before this one (pid %s, started %s) was interrupted while it wrote and '
@@ -237,7 +244,10 @@ def _converge(profile, params, want, nl, check_mode, netns, paths, result, start
     mark = time.monotonic()
     plan, saved = _prepare(profile, params, want, have, paths, result)
     timings['plan'] = round(time.monotonic() - mark, 4)
-    result['warnings'].extend(agent_warnings(plan.ops, have))
+    if plan.ops:
+        from ansible_collections.harvester.network.plugins.module_utils.host.harvester_agent import (  # noqa
+            agent_warnings)
+        result['warnings'].extend(agent_warnings(plan.ops, have))
     result['warnings'].extend(interruptions(plan.ops, have))
     if check_mode:
         predicted = profile.view(params, plan.state, want)
@@ -272,6 +282,9 @@ def _converge(profile, params, want, nl, check_mode, netns, paths, result, start
 
 def _apply(profile, params, want, nl, have, plan, netns, paths, result):
     """Apply the plan with a journal, verify, probe; keep the change, or roll it back (when the profile says so)."""
+    from ansible_collections.harvester.network.plugins.module_utils.host import probes  # noqa
+    from ansible_collections.harvester.network.plugins.module_utils.host.apply import (  # noqa
+        ApplyError, execute, in_flight, rollback)
     probe_options = profile.probes(params)
     gateways = []
     probe_list = probes.probe_list(probe_options)
@@ -360,6 +373,9 @@ def run_module(module, name):
 def boot_apply(state_file, log_file=None, lock_file=None, netns=None):
     """Entry point of the boot-time unit: re-apply the saved desired state, idempotently."""
     from ansible_collections.harvester.network.plugins.module_utils.host.netlink import Netlink  # noqa
+    from ansible_collections.harvester.network.plugins.module_utils.host import store  # noqa
+    from ansible_collections.harvester.network.plugins.module_utils.host.apply import (  # noqa
+        ApplyError, execute, rollback)
     import sys  # pylint: disable=import-outside-toplevel
     started = time.monotonic()
     record = {'time': time.strftime('%Y-%m-%dT%H:%M:%S'), 'state_file': state_file}
