@@ -191,7 +191,7 @@ class Netlink:
             routes = self.ipr.route('dump')
         else:
             links = self._dump(nlmsg.RTM_GETLINK, nlmsg.AF_UNSPEC, nlmsg.decode_link, RTEXT_FILTER_SKIP_STATS)
-            ports = self._dump(nlmsg.RTM_GETLINK, AF_BRIDGE, nlmsg.decode_link, RTEXT_FILTER_BRVLAN_COMPRESSED)
+            ports = self._dump(nlmsg.RTM_GETLINK, AF_BRIDGE, nlmsg.decode_port_vlans, RTEXT_FILTER_BRVLAN_COMPRESSED)
             addresses = self._dump(nlmsg.RTM_GETADDR, nlmsg.AF_UNSPEC, nlmsg.decode_address)
             routes = self._dump(nlmsg.RTM_GETROUTE, nlmsg.AF_UNSPEC, nlmsg.decode_route)
         state = model.empty_state()

@@ -301,6 +301,24 @@ def decode_link(data, offset, end):
     return link
 
 
+def decode_port_vlans(data, offset, end):
+    """An RTM_NEWLINK message of the AF_BRIDGE dump -> {'index', 'IFLA_AF_SPEC'}: all the reader takes from it
+    (the link itself comes from the AF_UNSPEC dump)."""
+    index = _IFINFO.unpack_from(data, offset)[2]
+    link = {'index': index}
+    unpack = _NLA_UNPACK
+    pos = offset + 16
+    while pos + 4 <= end:
+        length, number = unpack(data, pos)
+        if length < 4:
+            break
+        if number & 0x3fff == IFLA_AF_SPEC:
+            link['IFLA_AF_SPEC'] = [_VLAN_UNPACK(data, s) for kind, s, _e in attr_list(data, pos + 4, pos + length)
+                                    if kind == IFLA_BRIDGE_VLAN_INFO]
+        pos += (length + 3) & ~3
+    return link
+
+
 def _decode_linkinfo(data, start, stop):
     info = attrs(data, start, stop)
     linkinfo = {}

@@ -103,6 +103,8 @@ def test_decoders_read_what_pyroute2_encodes():
         'IFLA_BOND_MODE': 4, 'IFLA_BOND_MIIMON': 100, 'IFLA_BOND_AD_LACP_RATE': 1,
         'IFLA_BOND_ARP_IP_TARGET': ['10.0.0.7', '10.0.0.8']}}
     assert link['IFLA_AF_SPEC'] == [(6, 1), (8, 2), (16, 4094)]
+    # The AF_BRIDGE dump's reader takes the index and the VLAN infos alone, read the same way.
+    assert nlmsg.decode_port_vlans(data, start, end) == {'index': 9, 'IFLA_AF_SPEC': [(6, 1), (8, 2), (16, 4094)]}
 
 
 def test_multipath_nexthops_read_as_pyroute2_reads_them():
