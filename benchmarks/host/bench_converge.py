@@ -38,6 +38,8 @@ os.environ['ANSIBLE_COLLECTIONS_PATH'] = collections_root()
 VMS = 100
 BEGIN = '<!-- host-benchmark:begin -->'
 END = '<!-- host-benchmark:end -->'
+NATIVE_BEGIN = '<!-- host-native-benchmark:begin -->'
+NATIVE_END = '<!-- host-native-benchmark:end -->'
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
@@ -228,14 +230,25 @@ def main():
                         help='only time the no-op re-check of a bridge with 101 ports, on any kernel (no bonding or '
                              'VLAN filtering needed): the engine time a native kernel gives')
     parser.add_argument('--ports', type=int, default=VMS, help='VM ports on the bridge of --native-noop')
+    parser.add_argument('--peers-elsewhere', action='store_true',
+                        help='--native-noop with the VM ends of the veth pairs in another namespace (as in pods)')
     parser.add_argument('--native-task', action='store_true',
                         help='only measure the CPU seconds of a host_network task (a no-op re-check of a small '
                              'bridge) against an ansible.builtin.command task, with ansible-playbook, natively')
     parser.add_argument('--tasks', type=int, default=20, help='tasks per play of --native-task')
     parser.add_argument('--samples', type=int, default=7, help='plays of each kind of --native-task (median)')
+    parser.add_argument('--native', action='store_true',
+                        help='the native benchmarks together (no-op re-checks at 101 and 1001 ports, the task cost), '
+                             'written with --write into their own section')
     args = parser.parse_args()
+    if args.native:
+        report = native_report(args)
+        print(report)
+        if args.write:
+            replace_section(args.write, report, NATIVE_BEGIN, NATIVE_END)
+        return
     if args.native_noop:
-        native_noop(ports=args.ports)
+        native_noop(ports=args.ports, peers_elsewhere=args.peers_elsewhere)
         return
     if args.native_task:
         native_task(tasks=args.tasks, samples=args.samples)
@@ -296,38 +309,93 @@ def main():
         replace_section(args.write, report)
 
 
-def native_noop(samples=20, ports=VMS):
-    """A bridge over eth1 with ``ports`` VM ports (2 * ports + 2 links), set up by ip; the engine re-checks it
-    (nothing to do)."""
+def native_noop(samples=20, ports=VMS, peers_elsewhere=False):
+    """A bridge over eth1 with ``ports`` VM ports, set up by ip; the engine re-checks it (nothing to do).
+
+    The VM ends of the veth pairs stay in the node's namespace (2 * ports + 2 links: the engine reads them all),
+    or with ``peers_elsewhere`` go to a second namespace, as on a Harvester node, where each VM's end is in its
+    pod's namespace (ports + 2 links).  Reports wall and CPU time (user + sys of this process: the kernel's work
+    for the dumps is done in its recvmsg calls), medians of ``samples``."""
     from ansible_collections.harvester.network.plugins.module_utils.host import engine
     name = 'hnb-native'
     destroy(name)
     sh(['ip', 'netns', 'add', name])
+    if peers_elsewhere:
+        sh(['ip', 'netns', 'add', name + '-sw'])
     try:
         lines = ['link set lo up', 'link add eth1 type veth peer name sw-eth1', 'link add br0 type bridge',
                  'link set br0 promisc on', 'link set eth1 master br0 up']
         for index in range(ports):
-            lines += ['link add vm%d type veth peer name vm%dp' % (index, index), 'link set vm%d master br0 up' % index]
+            elsewhere = ' netns %s-sw' % name if peers_elsewhere else ''
+            lines += ['link add vm%d type veth peer name vm%dp%s' % (index, index, elsewhere),
+                      'link set vm%d master br0 up' % index]
         lines.append('link set br0 up')
         sh(['ip', '-netns', name, '-batch', '-'], input='\n'.join(lines) + '\n')
         params = {'state': 'replaced', 'probes': {'enabled': False}, 'bridges': [{
             'name': 'br0', 'uplink': 'eth1', 'ports': ['vm%d' % i for i in range(ports)], 'vlan_filtering': False,
             'default_pvid': engine_default_pvid(name)}]}
-        times, timings = [], None
+        times, cpu, timings = [], [], None
         with netns(name):
             engine.run('host_network', params, validated=False)  # warm
             for _attempt in range(samples):
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 result = engine.run('host_network', params, validated=False)
                 times.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
                 timings = result['timings']
                 assert not result['changed'], result.get('commands')
-        values = (ports + 1, platform.release(), machine_cpu(), statistics.median(times) * 1000, min(times) * 1000,
-                  timings['read'] * 1000, timings['plan'] * 1000)
-        print('native no-op re-check of a bridge with %d ports (Linux %s, %s): median %.1f ms, best %.1f ms '
-              '(last: read %.1f ms, plan %.1f ms)' % values)
+        values = (ports + 1, 'VM ends in another namespace' if peers_elsewhere else 'VM ends beside them',
+                  platform.release(), machine_cpu(), ' '.join('%.2f' % x for x in os.getloadavg()),
+                  statistics.median(times) * 1000, min(times) * 1000, statistics.median(cpu) * 1000,
+                  min(cpu) * 1000, timings['read'] * 1000, timings['plan'] * 1000)
+        line = ('native no-op re-check of a bridge with %d ports (%s; Linux %s, %s, load %s): wall median %.1f ms, '
+                'best %.1f ms; CPU median %.1f ms, best %.1f ms (last: read %.1f ms, plan %.1f ms)' % values)
+        print(line)
+        return {'ports': ports + 1, 'elsewhere': peers_elsewhere, 'wall': statistics.median(times),
+                'best': min(times), 'cpu': statistics.median(cpu), 'best_cpu': min(cpu), 'samples': samples,
+                'load': os.getloadavg()}
     finally:
-        destroy(name)
+        destroy(name)  # and its -sw namespace
+
+
+def native_report(args):
+    """The native section: no-op re-checks (101 ports; 1001 ports with the VM ends beside them and elsewhere) and
+    the task cost, with machine, load and versions."""
+    import ansible.release  # pylint: disable=import-outside-toplevel
+    started = time.perf_counter()
+    load = ' '.join('%.2f' % x for x in os.getloadavg())
+    noops = [native_noop(ports=VMS), native_noop(ports=1000), native_noop(ports=1000, peers_elsewhere=True)]
+    task = native_task(tasks=args.tasks, samples=args.samples)
+    lines = [NATIVE_BEGIN, '## Host, natively: the no-op re-check at 1000 ports and the cost of a module task', '',
+             'Measured by `make bench-host-native` (`benchmarks/host/bench_converge.py --native --write '
+             'docs/benchmarks.md`) on the machine itself: Linux %s (no bonding or VLAN filtering, so the node is a '
+             'plain bridge), %d CPUs (%s), Python %s, ansible-core %s; load average %s when it started, %s when it '
+             'ended (a shared machine: other engineers\' guests and tests ran beside it).'
+             % (platform.release(), os.cpu_count(), machine_cpu(), platform.python_version(),
+                ansible.release.__version__, load, ' '.join('%.2f' % x for x in os.getloadavg())), '',
+             '| engine no-op re-check (Python API, warm process) | links read | wall median | wall best | '
+             'CPU median | CPU best |', '|---|---:|---:|---:|---:|---:|']
+    for item in noops:
+        links = item['ports'] + 1 + (0 if item['elsewhere'] else item['ports'] - 1)
+        lines.append('| bridge with %d ports, %s | %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms |' % (
+            item['ports'], 'VM ends of the veth pairs in another namespace (as in pods)' if item['elsewhere']
+            else 'VM ends of the veth pairs beside them', links, item['wall'] * 1000, item['best'] * 1000,
+            item['cpu'] * 1000, item['best_cpu'] * 1000))
+    lines += ['', 'Medians of %d re-checks each. CPU is user + sys of the process (the kernel builds the dump answers '
+              'in its recvmsg calls); under load the wall times swing several times over, the CPU times much less.'
+              % noops[0]['samples'], '',
+              '| ansible-playbook, `ansible_connection=local` into a network namespace | CPU seconds a task |',
+              '|---|---:|',
+              '| `harvester.network.host_network` (no-op re-check of a bridge with 2 ports) | %.3f s |'
+              % task['host_network'],
+              '| `ansible.builtin.command: ip -d link show br0` | %.3f s |' % task['command'],
+              '| ratio | %.2fx |' % (task['host_network'] / task['command']), '',
+              'CPU seconds are user + sys of ansible-playbook and every process it started (controller, workers, '
+              'the module processes); a task\'s cost is (a play of %d such tasks - a play of one `debug` task) / %d, '
+              'medians of %d plays each (the kinds alternating; empty play %.2f s).'
+              % (task['tasks'], task['tasks'], task['samples'], task['empty']), '',
+              'Benchmark wall time: %.0f s.' % (time.perf_counter() - started), NATIVE_END]
+    return '\n'.join(lines)
 
 
 def children_cpu():
@@ -376,6 +444,9 @@ def native_task(tasks=20, samples=7):
               % (platform.release(), machine_cpu(), os.cpu_count(), ' '.join('%.2f' % x for x in os.getloadavg()),
                  samples, empty, tasks, med(cpu['host_network']), tasks, med(cpu['command']),
                  per_task['host_network'], per_task['command'], per_task['host_network'] / per_task['command']))
+        return {'tasks': tasks, 'samples': samples, 'empty': empty, 'host_network': per_task['host_network'],
+                'command': per_task['command'], 'plays': dict((label, med(values)) for label, values in cpu.items()),
+                'load': os.getloadavg()}
     finally:
         destroy(name)
 
@@ -462,10 +533,10 @@ def render(results, plays, info, imports, batch_lines, total):
     return '\n'.join(lines)
 
 
-def replace_section(path, section):
+def replace_section(path, section, begin=BEGIN, end=END):
     text = open(path).read() if os.path.exists(path) else '# Benchmarks\n'
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
     else:
         text = text.rstrip('\n') + '\n\n' + section + '\n'
     with open(path, 'w') as stream:
