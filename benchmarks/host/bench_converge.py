@@ -376,7 +376,7 @@ def native_report(args):
              '| engine no-op re-check (Python API, warm process) | links read | wall median | wall best | '
              'CPU median | CPU best |', '|---|---:|---:|---:|---:|---:|']
     for item in noops:
-        links = item['ports'] + 1 + (0 if item['elsewhere'] else item['ports'] - 1)
+        links = item['ports'] + 2 + (0 if item['elsewhere'] else item['ports'] - 1)  # + br0, sw-eth1
         lines.append('| bridge with %d ports, %s | %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms |' % (
             item['ports'], 'VM ends of the veth pairs in another namespace (as in pods)' if item['elsewhere']
             else 'VM ends of the veth pairs beside them', links, item['wall'] * 1000, item['best'] * 1000,
