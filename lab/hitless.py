@@ -32,8 +32,13 @@ Changes, each done twice in the same run:
    18683425; pkg/network/vlan/vlan.go ``Setup``, pkg/network/iface/bridge.go ``SyncIPv4Addr``, link.go
    ``AddRoutes``/``SetMaster``/``DeleteRoutes``): the bridge ensured, the NIC's IPv4 addresses copied onto it, its
    routes appended through the bridge, the NIC enslaved, the NIC's routes deleted;
-6. ``rolling``: a rolling run over both nodes (``serial: 1``) that changes each node's uplink (MTU 9000 and back, node
-   after node); the recreate way node after node too.
+6. ``rolling``: a rolling run over both nodes (``serial: 1``) that changes each node's uplink (the bond mode and back,
+   node after node: the uplink change that costs echoes our way too); the recreate way node after node too.
+
+Between a change's steps the nodes are read (``read``: lab/traffic.py's mark job, iproute2 JSON, not the engine):
+our way's playbook holds after each step (``hitless_hold``), the recreate way's steps are separate jobs. Each node
+must show the step's target (``target``, ``check_holds``); a read that is missing or shows something else fails the
+row, either way. ``HN_LAB_HITLESS_RECREATE=0`` (the lab phase of ``make test``) leaves the recreate way out.
 
 ``HN_LAB_HITLESS_CHANGES`` (change numbers, e.g. ``1,2,3``) selects changes; all of them by default. The lab phase of
 ``make test`` selects 1-3 (scripts/test.sh): 4-6 add several minutes under emulation, ``make lab`` runs them.
@@ -43,13 +48,15 @@ bond member that carried it may lose at most the bond's failover (miimon + downd
 flight). A bond mode change (a kernel rule) may cost the flows through the bonds what it costs, but they must come
 back, the flows that do not cross a bond lose nothing, and check mode must have warned. Change 5: every TCP session
 survives (one connection, echoes before and after), and no flow loses an echo. Change 6: no flow loses more than one
-node's share; our way's share of an MTU change is 0 (change 3), so: nothing lost. The recreate way is the anchor:
-measured and shown, not judged.
+node's share: each run of lost echoes falls in the window of a node whose bond the flow crosses (``judge_rolling``),
+none is cut for good. The recreate way is the anchor: its losses measured and shown, not judged.
 """
 
 import json
 import math
 import os
+import shutil
+import threading
 import time
 
 from lab import checks, playbook
@@ -77,10 +84,16 @@ CHANGES = (
      ('mode_a', 'mode_b')),
     ('mgmt', 5, 'management address of a v0.3 node moved from %s onto %s, a TCP session to each node open'
      % (MGMT_NIC, LEGACY_BRIDGE), ('mgmt_in',)),
-    ('rolling', 6, 'rolling run, serial: 1: MTU %d and back on each node\'s uplink, node after node' % JUMBO,
-     ('mtu_up', 'mtu_down')),
+    ('rolling', 6, 'rolling run, serial: 1: bond mode active-backup -> %s and back on each node\'s uplink, node '
+     'after node' % OTHER_MODE, ('mode_a', 'mode_b')),
 )
 ROLLING = ('rolling',)
+
+
+def recreate_wanted():
+    """``HN_LAB_HITLESS_RECREATE=0`` (the lab phase of the test command) leaves the recreate way's windows out: our
+    way is judged either way, the recreate way is the anchor, shown, never judged; `make lab` measures both."""
+    return os.environ.get('HN_LAB_HITLESS_RECREATE', '1') != '0'
 
 
 def selected(changes=CHANGES):
@@ -288,6 +301,186 @@ def recreate_steps(step, netns, uplink, now, mgmt=None):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# the node view between the steps: what each node shows (iproute2 JSON, read by lab/traffic.py's mark job, not by
+# the engine), against the target of the step
+
+
+def read_node(view, bond, bridge, mgmt_ip=None):
+    """The fields of one node's view that the changes touch: the bond's MTU, master (its bridge), mode, miimon,
+    slaves and their MTUs, tagged VIDs; the bridge's MTU; VLAN links on the bond or bridge and their MTUs; with
+    ``mgmt_ip``: which links hold that address, the management NIC's master, the default routes' devices."""
+    links = view.get('links') if isinstance(view.get('links'), list) else []
+    by_name = dict((link.get('ifname'), link) for link in links)
+    fields = {}
+    link = by_name.get(bond)
+    if link is None:
+        fields['bond'] = 'missing'
+    else:
+        data = (link.get('linkinfo') or {}).get('info_data') or {}
+        slaves = sorted(item['ifname'] for item in links if item.get('master') == bond)
+        table = [entry for entry in (view.get('vlans') or []) if entry.get('ifname') == bond]
+        fields.update(bond_mtu=link.get('mtu'), master=link.get('master'), mode=data.get('mode'),
+                      miimon=data.get('miimon') or 0, slaves=slaves,
+                      slave_mtu=sorted(set(by_name[name].get('mtu') for name in slaves)),
+                      vids=sorted(item['vlan'] for entry in table for item in entry.get('vlans', [])
+                                  if 'PVID' not in (item.get('flags') or []) and item.get('vlan')))
+    if bridge in by_name:
+        fields['bridge_mtu'] = by_name[bridge].get('mtu')
+    vlan_links = dict((item['ifname'], item.get('mtu')) for item in links
+                      if (item.get('linkinfo') or {}).get('info_kind') == 'vlan' and item.get('link') in (bond, bridge))
+    if vlan_links:
+        fields['vlan_mtu'] = vlan_links
+    if mgmt_ip:
+        addresses = view.get('addresses') if isinstance(view.get('addresses'), list) else []
+        routes = view.get('routes') if isinstance(view.get('routes'), list) else []
+        fields['mgmt_on'] = sorted(entry.get('ifname') for entry in addresses
+                                   for info in entry.get('addr_info') or [] if info.get('local') == mgmt_ip)
+        fields['nic_master'] = (by_name.get(MGMT_NIC) or {}).get('master')
+        fields['default_dev'] = sorted(route.get('dev') for route in routes if route.get('dst') == 'default')
+    return fields
+
+
+def target(step, base, way):
+    """What a node shows after the change's first step ``step``, our way or the recreate way; ``base``: read_node of
+    the node before the change. Only what that way changes (Harvester's way sets the bond's MTU, not the bridge's;
+    it copies the management address onto the bridge, the NIC keeps it)."""
+    if step == 'vlans_a':
+        return {'vids': sorted(set(base.get('vids') or []) - set([REMOVED_VID]) | set([ADDED_VID]))}
+    if step == 'member_out':
+        return {'slaves': (base.get('slaves') or [])[:-1]}
+    if step == 'mtu_up':
+        want = {'bond_mtu': JUMBO, 'slave_mtu': [JUMBO], 'master': base.get('master')}
+        if way == 'ours':
+            want['bridge_mtu'] = JUMBO
+        return want
+    if step == 'miimon_a':
+        return {'miimon': _bond_target(step, base, {})['miimon'], 'slaves': base.get('slaves'),
+                'master': base.get('master')}
+    if step == 'mode_a':
+        return {'mode': OTHER_MODE, 'slaves': base.get('slaves'), 'master': base.get('master'),
+                'vids': base.get('vids')}
+    if step == 'mgmt_in':
+        return {'mgmt_on': [LEGACY_BRIDGE] if way == 'ours' else sorted([LEGACY_BRIDGE, MGMT_NIC]),
+                'nic_master': LEGACY_BRIDGE, 'default_dev': [LEGACY_BRIDGE]}
+    raise ValueError('not a first step: %s' % step)
+
+
+def plan_holds(steps, nodes, rolling):
+    """Where the nodes are read: [(batch of nodes, step index)] after each step of each batch (every node at once,
+    or node after node), but the last step of the last batch (the change is over: the site as before), unless the
+    change has one step (it is read after it)."""
+    batches = [[node] for node in nodes] if rolling else [list(nodes)]
+    holds = [(batch, index) for batch in batches for index in range(len(steps))]
+    return holds if len(steps) == 1 else holds[:-1]
+
+
+def _show(fields, names):
+    return ', '.join('%s %s' % (name, json.dumps(fields.get(name), sort_keys=True)) for name in names)
+
+
+def check_hold(steps, way, hold, bases, nodes):
+    """One read of the nodes between two steps: (ok, text). A node of the batch shows the first step's target after
+    it, the state before the change after the second; every other node shows the state before (rolling: not yet,
+    or no longer, changed)."""
+    problems, seen = [], []
+    batch, index = hold['nodes'], hold['step']
+    for node in nodes:
+        base = bases.get(node) or {}
+        want = target(steps[0], base, way)
+        if node not in batch or index > 0:
+            want = dict((name, base.get(name)) for name in want)
+        got = (hold.get('fields') or {}).get(node)
+        if got is None:
+            problems.append('%s not read' % node)
+            continue
+        wrong = ['%s %s (want %s)' % (name, json.dumps(got.get(name)), json.dumps(value))
+                 for name, value in sorted(want.items()) if got.get(name) != value]
+        problems.extend('%s: %s' % (node, item) for item in wrong)
+        seen.append('%s %s' % (node, _show(got, sorted(want))))
+    what = 'after step %d (%s) on %s' % (index + 1, steps[index], ', '.join(batch))
+    if problems:
+        return False, '%s: NOT the target: %s (read: %s)' % (what, '; '.join(problems), '; '.join(seen))
+    return True, '%s: %s' % (what, '; '.join(seen))
+
+
+def check_holds(steps, way, holds, bases, nodes, rolling):
+    """Every read the change needs was made and shows its target: (ok, [texts])."""
+    wanted = plan_holds(steps, nodes, rolling)
+    got = [(list(hold['nodes']), hold['step']) for hold in holds]
+    texts, ok = [], got == wanted
+    if not ok:
+        texts.append('the nodes were read %s, not %s (a step did not run?)' % (got, wanted))
+    for hold in holds:
+        fine, text = check_hold(steps, way, hold, bases, nodes)
+        ok = ok and fine
+        texts.append(text)
+    return ok, texts
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# change 6: whose window each loss falls in
+
+
+def windows(holds, nodes, rolling, steps):
+    """[(node, from, to)] of a rolling run: node k's window ends with the read after its last step (guest clock);
+    the first begins with the traffic, the last ends with it."""
+    if not rolling:
+        return []
+    ends = dict((hold['nodes'][0], hold['time']) for hold in holds if hold['step'] == len(steps) - 1)
+    found, begun = [], None
+    for node in nodes:
+        end = ends.get(node)
+        found.append((node, begun, end))
+        begun = end
+    return found
+
+
+def shares(got, spans):
+    """{node: echoes lost in its window} of a flow's loss runs (a run is placed by its last answer before it), and
+    the runs that never ended (the flow cut for good)."""
+    counted = dict((node, 0) for node, _begin, _end in spans)
+    cut = 0
+    for first, last, before, after in got.get('runs') or []:
+        node = spans[-1][0]
+        for name, begin, end in spans:
+            after_begin = begin is None or (before is not None and before >= begin)
+            if after_begin and (end is None or before is None or before < end):
+                node = name
+                break
+        counted[node] += last - first + 1
+        if after is None:
+            cut += last - first + 1
+    return counted, cut
+
+
+def judge_rolling(flows, results, spans):
+    """Change 6's verdict per flow: no flow loses more than one node's share: it loses only in the windows of the
+    nodes it crosses (a flow through both bonds may lose in each, one node at a time), never for good, and every
+    loss is placed (its runs add up to its count). (ok, goal text, {node: lost})."""
+    verdicts = {}
+    for flow in flows:
+        got = results.get(flow['id']) or {}
+        if 'lost' not in got:
+            verdicts[flow['id']] = (False, 'no result (%s)' % got.get('error', 'the flow did not run'), {})
+            continue
+        crossing = flow['nodes'] if flow['across'] else []
+        counted, cut = shares(got, spans)
+        foreign = dict((node, lost) for node, lost in counted.items() if lost and node not in crossing)
+        placed = sum(counted.values())
+        ok = not foreign and not cut and placed == got['lost'] and got['received'] > 0
+        goal = 'one node\'s share: losses only in the windows of %s, never for good' % (
+            ', '.join(crossing) if crossing else 'no node (it crosses no bond): 0')
+        if foreign:
+            goal += '; LOST in the window of %s, which it does not cross' % ', '.join(sorted(foreign))
+        if cut:
+            goal += '; %d never answered again' % cut
+        if placed != got['lost']:
+            goal += '; %d of %d lost placed in a window' % (placed, got['lost'])
+        verdicts[flow['id']] = (ok, goal, counted)
+    return verdicts
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # the verdicts
 
 
@@ -331,8 +524,6 @@ def judge(change, flows, results, uplinks_before, interval):
         ok = got['lost'] <= allowed and got['received'] > 0
         if why:
             goal = 'concerned (%s): at most %d' % (why, allowed)
-        elif change in ROLLING:
-            goal = 'one node\'s share (an MTU change of one node, ours: 0): 0'
         else:
             goal = 'not concerned: 0'
         verdicts[flow['id']] = (ok, goal)
@@ -387,30 +578,50 @@ class Hitless:
             plan['marks'] = marks
         return self.lab.job(action, plan, module='lab.traffic')
 
+    def read(self, batch, index):
+        """The nodes read between two steps (lab/traffic.py's mark job: iproute2 JSON, on the flows' clock)."""
+        got = self.traffic('mark', views=[self.world.netns('node', node) for node in self.world.node_names])
+        return {'nodes': list(batch), 'step': index, 'time': got['time'], 'fields': self.fields(got['views'])}
+
+    def fields(self, views):
+        """{node: read_node(...)} of a view of the nodes (the bond and bridge the stage found at its start)."""
+        found = {}
+        for node in self.world.node_names:
+            base = self.base.get(node) or {}
+            found[node] = read_node(views.get(self.world.netns('node', node)) or {}, base.get('bond'),
+                                    base.get('bridge'), mgmt_of(self.world, node)['ip'])
+        return found
+
     def measure(self, change, way, apply):
-        """The nodes' uplinks seen and the flows (and sessions) on, ``apply(uplinks)``, a second more, flows off:
-        (results, error of apply or None, seconds of apply, the uplinks before)."""
+        """The nodes' uplinks seen and the flows (and sessions) on, ``apply(uplinks)`` (its error or None, and the
+        reads of the nodes between the steps), a second more, flows off: {results, error, seconds, before (the
+        uplinks), bases (read_node of each node before), holds}."""
         sessions = self.sessions(change)
         started = self.traffic('start', [self.world.netns('node', node) for node in self.world.node_names], sessions)
         before = uplinks(self.world, started['views'], self.vm_plan)
+        window = {'results': {}, 'error': None, 'seconds': 0.0, 'before': before, 'holds': [],
+                  'bases': self.fields(started['views'])}
         if started.get('not_ready'):
             self.traffic('stop', sessions=sessions)
-            return {}, 'flows without an answer before the change: %s' % ', '.join(started['not_ready']), 0.0, before
+            window['error'] = 'flows without an answer before the change: %s' % ', '.join(started['not_ready'])
+            return window
         missing = [node for node in self.world.node_names if node not in before]
         begun = time.monotonic()
         try:
-            error = apply(before) if not missing else 'no uplink bond under the VMs\' bridge on %s' % ', '.join(
-                missing)
+            if missing:
+                window['error'] = 'no uplink bond under the VMs\' bridge on %s' % ', '.join(missing)
+            else:
+                window['error'], window['holds'] = apply(before)
         except Exception as exc:  # pylint: disable=broad-except
-            error = '%s: %s' % (type(exc).__name__, exc)
-        seconds = time.monotonic() - begun
+            window['error'] = '%s: %s' % (type(exc).__name__, exc)
+        window['seconds'] = time.monotonic() - begun
         marks = {'before': started['time'], 'after': self.traffic('mark')['time']} if sessions else None
         time.sleep(SETTLE)
-        results = self.traffic('stop', sessions=sessions, marks=marks)
-        progress('    hitless %s (%s): %.1fs; %s' % (change, way, seconds, '; '.join(
+        window['results'] = results = self.traffic('stop', sessions=sessions, marks=marks)
+        progress('    hitless %s (%s): %.1fs; %s' % (change, way, window['seconds'], '; '.join(
             ['%s %s' % (flow['network'], describe(results.get(flow['id']) or {})) for flow in self.flows] +
             ['%s %s' % (key, describe_session(got)) for key, got in sorted((results.get('sessions') or {}).items())])))
-        return results, error, seconds, before
+        return window
 
     def play(self, change, steps, label, extra=()):
         """lab/playbooks/hitless.yml with ``steps`` (every node the same, from the uplink as the stage found it)."""
@@ -430,33 +641,70 @@ class Hitless:
         return run, found
 
     def ours(self, change, steps):
-        """Both steps in one ansible-playbook run (lab/playbooks/hitless.yml: one pass over the nodes per step)."""
+        """Both steps in one ansible-playbook run (lab/playbooks/hitless.yml: one pass over the nodes per step); the
+        playbook holds after each step (``hitless_hold``: it writes a file and waits for the stage's answer) while
+        the stage reads the nodes."""
         def apply(before):
             del before  # every node gets the same change, from the uplink as the stage found it
-            run = self.play(change, steps, '')
-            if run.rc != 0:
-                return 'ansible-playbook exited %d: %s' % (run.rc, '; '.join(run.failures[:2]) or run.tail(5))
-            return None
+            hold = self.lab.paths.state('hitless-hold')
+            shutil.rmtree(hold, ignore_errors=True)
+            os.makedirs(hold)
+            box = {}
+
+            def play():
+                try:
+                    box['run'] = self.play(change, steps, '', ['-e', 'hitless_hold=%s' % hold])
+                except Exception as exc:  # pylint: disable=broad-except
+                    box['error'] = '%s: %s' % (type(exc).__name__, exc)
+            thread = threading.Thread(target=play, name='hitless-play', daemon=True)
+            thread.start()
+            holds, answered, problems = [], set(), []
+            while True:
+                running = thread.is_alive()
+                for name in sorted(os.listdir(hold)):
+                    stem = name[:-len('.reached')]
+                    if not name.endswith('.reached') or stem in answered:
+                        continue
+                    answered.add(stem)
+                    index, _dot, batch = stem.partition('.')
+                    try:
+                        holds.append(self.read(batch.split(','), int(index)))
+                    except Exception as exc:  # pylint: disable=broad-except
+                        problems.append('reading the nodes after step %s: %s: %s' % (index, type(exc).__name__, exc))
+                    finally:
+                        with open(os.path.join(hold, stem + '.go'), 'w', encoding='utf-8') as handle:
+                            handle.write('go\n')
+                if not running:
+                    break
+                time.sleep(0.2)
+            thread.join()
+            run = box.get('run')
+            if run is None:
+                problems.append(box.get('error') or 'ansible-playbook did not run')
+            elif run.rc != 0:
+                problems.append('ansible-playbook exited %d: %s' % (run.rc, '; '.join(run.failures[:2]) or run.tail(5)))
+            return ('; '.join(problems) or None), holds
         return self.measure(change, 'ours', apply)
 
     def recreate(self, change, steps):
-        """Both steps as one run-plan job: every node's first step, a second, every node's second step (rolling:
-        each node's steps, node after node)."""
+        """The steps as run-plan jobs, every node's first step, the nodes read, every node's second step (rolling:
+        node after node, each node's steps with the read between them and after them)."""
         def apply(before):
-            plan = []
-            if change in ROLLING:
-                order = [(node, step) for node in self.world.node_names for step in steps]
-            else:
-                order = [(node, step) for step in steps for node in self.world.node_names]
-            previous = None
-            for node, step in order:
-                if previous is not None and previous != step:
-                    plan.append({'desc': 'a second between the steps', 'argv': ['sleep', '1']})
-                previous = step
-                # each step's target comes from the uplink as the stage found it; ``before`` gives the rest
-                plan += recreate_steps(step, self.world.netns('node', node), self.base[node], before[node],
-                                       mgmt_of(self.world, node))
-            self.lab.job('run-plan', {'steps': plan})
+            nodes = self.world.node_names
+            rolling = change in ROLLING
+            wanted = plan_holds(steps, nodes, rolling)
+            holds = []
+            for batch in ([[node] for node in nodes] if rolling else [list(nodes)]):
+                for index, step in enumerate(steps):
+                    plan = []
+                    for node in batch:
+                        # each step's target comes from the uplink as the stage found it; ``before`` gives the rest
+                        plan += recreate_steps(step, self.world.netns('node', node), self.base[node], before[node],
+                                               mgmt_of(self.world, node))
+                    self.lab.job('run-plan', {'steps': plan})
+                    if (batch, index) in wanted:
+                        holds.append(self.read(batch, index))
+            return None, holds
         return self.measure(change, 'recreate', apply)
 
     def restore(self, change):
@@ -483,14 +731,15 @@ class Hitless:
                 # one change's failure is its row's, not the stage's: the rows measured before it stay
                 rows.append({'id': change, 'change': number, 'title': 'Change %d: %s' % (number, title),
                              'status': 'FAIL', 'error': '%s: %s' % (type(exc).__name__, exc), 'recreate_error': None,
-                             'seconds': {'ours': 0.0, 'recreate': 0.0}, 'flows': {}, 'notes': [], 'sessions': {},
-                             'warned': None})
+                             'seconds': {'ours': 0.0, 'recreate': None}, 'flows': {}, 'notes': [], 'sessions': {},
+                             'warned': None, 'views': {}})
         return {'flows': [dict((k, flow[k]) for k in ('id', 'label', 'network', 'vid', 'nodes')) for flow in self.flows],
-                'interval_ms': self.interval * 1000, 'rows': rows,
+                'interval_ms': self.interval * 1000, 'rows': rows, 'recreate': recreate_wanted(),
                 'changes': [change[0] for change in selected()]}
 
     def change(self, change, number, title, steps):
-        """One change, our way then the recreate way (change 4's mode: check mode first): its row."""
+        """One change, our way then (unless HN_LAB_HITLESS_RECREATE=0) the recreate way (change 4's mode: check
+        mode first): its row."""
         notes = []
         warned = None
         if change == 'mode':
@@ -499,31 +748,63 @@ class Hitless:
                 check.rc, '; '.join(sorted(set(warned))) if warned else 'NO warning that the bond goes down'))
         ours = self.ours(change, steps)
         self.restore(change)
-        recreate = self.recreate(change, steps)
-        self.restore(change)
-        return self.row(change, number, title, ours, recreate, notes, warned)
+        recreate = None
+        if recreate_wanted():
+            recreate = self.recreate(change, steps)
+            self.restore(change)
+        return self.row(change, number, title, steps, ours, recreate, notes, warned)
 
-    def row(self, change, number, title, ours, recreate, notes=(), warned=None):  # pylint: disable=too-many-arguments
-        results, error, seconds, before = ours
-        verdicts = judge(change, self.flows, results, before, self.interval)
-        ok = error is None and all(verdict[0] for verdict in verdicts.values())
+    def row(self, change, number, title, steps, ours, recreate,  # pylint: disable=too-many-arguments,too-many-locals
+            notes=(), warned=None):
+        """The row: our way judged flow by flow (change 6: each loss placed in a node's window) and by the reads of
+        the nodes between the steps (both ways); the recreate way shown beside it (or said not measured)."""
+        nodes = self.world.node_names
+        rolling = change in ROLLING
+        results = ours['results']
+        theirs = recreate['results'] if recreate else {}
+        if rolling:
+            verdicts = judge_rolling(self.flows, results, windows(ours['holds'], nodes, rolling, steps))
+            anchor = judge_rolling(self.flows, theirs, windows(recreate['holds'], nodes, rolling, steps)) \
+                if recreate else {}
+        else:
+            verdicts = judge(change, self.flows, results, ours['before'], self.interval)
+            anchor = {}
+        ok = ours['error'] is None and all(verdict[0] for verdict in verdicts.values())
         if warned is not None:
             ok = ok and bool(warned)
+        notes = list(notes)
+        views = {}
+        for way, window in (('ours', ours), ('recreate', recreate)):
+            if window is None:
+                continue
+            shown, reads = check_holds(steps, way, window['holds'], window['bases'], nodes, rolling)
+            views[way] = {'ok': shown, 'reads': reads}
+            ok = ok and shown
+            notes.extend('node view (%s)%s: %s' % (way, '' if shown else ' FAILS', text) for text in reads)
+        if recreate is None:
+            notes.append('recreate way: not measured in this run (HN_LAB_HITLESS_RECREATE=0)')
         sessions = {}
         for key, got in sorted((results.get('sessions') or {}).items()):
-            theirs = (recreate[0].get('sessions') or {}).get(key) or {}
-            sessions[key] = {'ours': got, 'recreate': theirs}
+            other = (theirs.get('sessions') or {}).get(key) if recreate else None
+            sessions[key] = {'ours': got, 'recreate': other}
             ok = ok and got.get('survived', False)
-            notes = list(notes) + ['TCP session %s: ours %s; recreate %s'
-                                   % (key, describe_session(got), describe_session(theirs))]
-        if change == 'mgmt' and len(sessions) != len(self.world.node_names):
+            notes.append('TCP session %s: ours %s; recreate %s' % (
+                key, describe_session(got), describe_session(other) if recreate else 'not measured'))
+        if change == 'mgmt' and len(sessions) != len(nodes):
             ok = False
-            notes = list(notes) + ['TCP sessions: %d of %d measured' % (len(sessions), len(self.world.node_names))]
+            notes.append('TCP sessions: %d of %d measured' % (len(sessions), len(nodes)))
         flows = {}
         for flow in self.flows:
-            flows[flow['id']] = {'ours': results.get(flow['id']) or {}, 'recreate': recreate[0].get(flow['id']) or {},
-                                 'goal': verdicts[flow['id']][1], 'ok': verdicts[flow['id']][0]}
+            verdict = verdicts[flow['id']]
+            flows[flow['id']] = {'ours': results.get(flow['id']) or {},
+                                 'recreate': (theirs.get(flow['id']) or {}) if recreate else None,
+                                 'goal': verdict[1], 'ok': verdict[0]}
+            if rolling:
+                flows[flow['id']]['shares'] = {'ours': verdict[2],
+                                               'recreate': anchor[flow['id']][2] if recreate else None}
         return {'id': change, 'change': number, 'title': 'Change %d: %s' % (number, title),
-                'status': 'PASS' if ok else 'FAIL', 'error': error, 'recreate_error': recreate[1],
-                'seconds': {'ours': round(seconds, 1), 'recreate': round(recreate[2], 1)}, 'flows': flows,
-                'notes': list(notes), 'sessions': sessions, 'warned': warned}
+                'status': 'PASS' if ok else 'FAIL', 'error': ours['error'],
+                'recreate_error': recreate['error'] if recreate else None,
+                'seconds': {'ours': round(ours['seconds'], 1),
+                            'recreate': round(recreate['seconds'], 1) if recreate else None},
+                'flows': flows, 'notes': notes, 'sessions': sessions, 'warned': warned, 'views': views}

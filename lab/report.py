@@ -33,6 +33,8 @@ def build(rows, stages, meta, hitless=None):
 
 
 def _flow_text(got):
+    if got is None:
+        return 'not measured'
     if not got or 'lost' not in got:
         return 'no result'
     gap = '%.1f s' % (got['gap_ms'] / 1000.0) if got.get('gap_ms') is not None else '-'
@@ -46,12 +48,19 @@ def render_hitless(section):
                        'way as an ip script' % section.get('interval_ms'), ''), '']
     if section.get('error'):
         lines.append(_wrap('! ' + section['error'], ''))
+    if section.get('recreate') is False:
+        lines.append(_wrap('The recreate way was NOT measured in this run (HN_LAB_HITLESS_RECREATE=0, as in the lab '
+                           'phase of the test command): only our way is shown and judged; `make lab` measures both.',
+                           ''))
+        lines.append('')
     labels = dict((flow['id'], flow['label']) for flow in section.get('flows') or [])
     lines.append('%-8s  %-6s  %-44s  %-26s  %s' % ('change', 'result', 'flow', 'ours', 'recreate'))
     lines.append('%s  %s  %s  %s  %s' % ('-' * 8, '-' * 6, '-' * 44, '-' * 26, '-' * 26))
     for row in section.get('rows') or []:
-        lines.append('%-8s  %-6s  %s (ours %.0fs, recreate %.0fs)' % (
-            row['id'], row['status'], row['title'], row['seconds']['ours'], row['seconds']['recreate']))
+        recreate = row['seconds'].get('recreate')
+        lines.append('%-8s  %-6s  %s (ours %.0fs, recreate %s)' % (
+            row['id'], row['status'], row['title'], row['seconds']['ours'],
+            'not measured' if recreate is None else '%.0fs' % recreate))
         for problem in (row.get('error'), row.get('recreate_error')):
             if problem:
                 lines.append(_wrap('! ' + problem, ' ' * 18))
@@ -61,7 +70,11 @@ def render_hitless(section):
             lines.append(('%-8s  %-6s  %-44s  %-26s  %s' % (
                 '', 'ok' if flow['ok'] else 'BAD', labels.get(flow_id, flow_id)[:44], _flow_text(flow['ours']),
                 _flow_text(flow['recreate']))).rstrip())
-            lines.append('%-16s  goal (ours): %s' % ('', flow['goal']))
+            lines.append(_wrap('goal (ours): %s' % flow['goal'], ' ' * 18))
+            for way, counted in sorted((flow.get('shares') or {}).items()):
+                if counted is not None:
+                    lines.append(_wrap('lost in each node\'s window (%s): %s' % (way, ', '.join(
+                        '%s %d' % item for item in sorted(counted.items()))), ' ' * 18))
     return lines
 
 

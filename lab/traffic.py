@@ -3,6 +3,7 @@
     python -m lab.traffic start PLAN.json OUT.json   start the flows (detached), wait until each has an answer
     python -m lab.traffic stop PLAN.json OUT.json    stop them, read what each recorded: sent, received, lost, gaps
     python -m lab.traffic mark PLAN.json OUT.json    the time now, on the clock the flows and sessions record with
+                                                     (with ``views``: iproute2's full view of those namespaces too)
 
 A plan may also hold TCP sessions (``sessions``: [{id, server_netns, client_netns, address, port}]): a server in one
 namespace echoes lines, a client in another connects ONCE and sends a numbered line every interval, recording each
@@ -18,7 +19,9 @@ end it by itself if nobody stops it. ``stop`` sends SIGINT (ping prints its summ
 - ``lost``: sequence numbers without an answer below the last answered one, plus the unanswered tail when it is
   longer than what was in flight at the stop (``in_flight``: the largest round trip seen, in intervals, plus two);
   a flow cut for good shows as a tail of every echo since the cut;
-- ``gap_ms``: the longest time between two consecutive answers (the interval when nothing is lost).
+- ``gap_ms``: the longest time between two consecutive answers (the interval when nothing is lost);
+- ``runs``: where the lost echoes are, [first seq, last seq, time of the answer before, of the answer after (None
+  for the lost tail)] per run of lost sequence numbers (the first RUNS of them), so that a loss can be placed in time.
 
 Exact counts are the witness's verdict (the lab asserts on them); times under QEMU's emulation depend on the load.
 Stdlib only: it runs in the lab's kernel, through the job channel (lab/channel.py).
@@ -39,6 +42,7 @@ from lab.channel import read_json, write_json
 INTERVAL = 0.01  # 100 echoes a second per flow
 MAX_SECONDS = 900  # a flow nobody stops ends by itself after this (ping -w) ...
 READY_SECONDS = 20  # ... and must have had its first answer within this after start
+RUNS = 64  # loss runs a verdict lists (a flow cut and back a few times has a few)
 SESSION_READY_SECONDS = 120  # a session starts two Pythons in namespaces: slow under emulation at load 20-30
 _REPLY = re.compile(r'^\[(\d+\.\d+)\] \d+ bytes from [^:]+: icmp_seq=(\d+) .*time=([\d.]+) ms')
 _SUMMARY = re.compile(r'(\d+) packets transmitted, (\d+) received')
@@ -60,13 +64,16 @@ def _answers(text):
 
 
 def views(namespaces):
-    """{netns: {links, vlans}}: iproute2's JSON view of the links (details) and bridge VLAN tables of ``namespaces``
-    (the nodes, just before a change: saves the lab a job of its own)."""
+    """{netns: {links, vlans, addresses, routes}}: iproute2's JSON view of the links (details), bridge VLAN tables,
+    addresses and routes of ``namespaces`` (the nodes, just before a change or between its steps: saves the lab a
+    job of its own)."""
     found = {}
     for netns in namespaces:
         entry = {}
         for name, argv in (('links', ['ip', '-n', netns, '-d', '-j', 'link', 'show']),
-                           ('vlans', ['bridge', '-n', netns, '-j', 'vlan', 'show'])):
+                           ('vlans', ['bridge', '-n', netns, '-j', 'vlan', 'show']),
+                           ('addresses', ['ip', '-n', netns, '-j', 'addr', 'show']),
+                           ('routes', ['ip', '-n', netns, '-j', 'route', 'show'])):
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
             try:
                 entry[name] = json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else []
@@ -335,8 +342,22 @@ def verdict(text, interval=INTERVAL):
     gaps = [later - earlier for earlier, later in zip(ordered, ordered[1:])]
     result.update(holes=holes, tail=tail, in_flight=in_flight, lost=holes + (tail if tail > in_flight else 0),
                   gap_ms=round(max(gaps) * 1000.0, 1) if gaps else None, first=min(answers), last=last,
-                  seconds=round(ordered[-1] - ordered[0], 2))
+                  seconds=round(ordered[-1] - ordered[0], 2), runs=loss_runs(answers, sent, in_flight))
     return result
+
+
+def loss_runs(answers, sent, in_flight):
+    """[first, last, time before, time after] per run of unanswered sequence numbers (the tail only when it counts
+    as lost, with time after None); the first RUNS runs."""
+    runs, previous = [], None
+    for seq in sorted(answers):
+        if previous is not None and seq > previous + 1 or previous is None and seq > 1:
+            before = answers[previous][0] if previous is not None else None
+            runs.append([(previous or 0) + 1, seq - 1, before, answers[seq][0]])
+        previous = seq
+    if previous is not None and sent - previous > in_flight:
+        runs.append([previous + 1, sent, answers[previous][0], None])
+    return runs[:RUNS]
 
 
 def stop(plan):
@@ -368,6 +389,12 @@ def stop(plan):
     return results
 
 
+def mark(plan):
+    """The time now (the flows' and sessions' clock), then the view of ``views`` (the nodes between two steps)."""
+    now = time.time()
+    return {'time': now, 'views': views(plan.get('views') or [])}
+
+
 def main(argv):
     if argv[:1] == ['serve'] and len(argv) == 4:
         return serve(argv[1], int(argv[2]), argv[3])
@@ -377,7 +404,7 @@ def main(argv):
         sys.stderr.write(__doc__)
         return 2
     plan = read_json(argv[1], strict=True)
-    actions = {'start': start, 'stop': stop, 'mark': lambda _plan: {'time': time.time()}}
+    actions = {'start': start, 'stop': stop, 'mark': mark}
     write_json(argv[2], actions[argv[0]](plan))
     return 0
 

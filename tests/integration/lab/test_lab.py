@@ -156,13 +156,20 @@ def test_report_files(lab_run):
 def test_hitless(lab_run):
     """Changes 1-3 of issue 15 made while echoes flow between the VM stand-ins (lab/hitless.py): with our modules no
     echo is lost on a flow the change does not concern, and a flow whose bond member leaves loses at most the bond's
-    failover; judged on counts (each echo's sequence number), never on times. Harvester's recreate way was measured
-    in the same run for every step (the anchor: shown, not judged). Changes 4-6, when selected (HN_LAB_HITLESS_CHANGES;
-    `make lab` runs them, the lab phase does not), are judged the same way, plus: the mode change's check-mode warning
-    was printed, and every TCP session of the management migration survived on its one socket."""
-    _paths, document, _processes = lab_run
+    failover; judged on counts (each echo's sequence number), never on times. Between a change's two steps each node
+    was read (iproute2 JSON through the lab's mark job, not the engine) and shows the change's target (VIDs, slaves,
+    MTUs, mode, miimon, the management address). Harvester's recreate way, when measured (`make lab`; the lab phase
+    sets HN_LAB_HITLESS_RECREATE=0), was measured in the same run for every step and its nodes read the same way (the
+    anchor: shown, not judged on loss). Changes 4-6, when selected (HN_LAB_HITLESS_CHANGES; `make lab` runs them, the
+    lab phase does not), are judged the same way, plus: the mode change's check-mode warning was printed, every TCP
+    session of the management migration survived on its one socket, and change 6's losses each fall in the window of
+    a node the flow crosses."""
+    paths, document, _processes = lab_run
     section = document['hitless']
     assert not section.get('error'), section['error']
+    with open(paths.report_txt, encoding='utf-8') as handle:
+        said = 'The recreate way was NOT measured in this run' in handle.read()
+    assert said == (not section['recreate'])  # the report says plainly when the anchor is missing
     rows = dict((row['id'], row) for row in section['rows'])
     assert sorted(rows) == sorted(change[0] for change in hitless.selected())
     assert {1, 2, 3} <= set(row['change'] for row in rows.values())
@@ -176,14 +183,25 @@ def test_hitless(lab_run):
             assert got['bytes_before'] > 0 and got['bytes_after'] > 0, (key, got)
     flows = [flow['id'] for flow in section['flows']]
     assert len(flows) >= 3, section['flows']  # the lab's site has flows on VLANs 100, 200, 300 and untagged
+    ways = ('ours', 'recreate') if section['recreate'] else ('ours',)
+    assert section['recreate'] == (os.environ.get('HN_LAB_HITLESS_RECREATE', '1') != '0')
     problems = []
     for change, row in sorted(rows.items()):
         for way, error in (('ours', row['error']), ('recreate', row['recreate_error'])):
             if error:
                 problems.append('%s (%s): %s' % (change, way, error))
+        # the node view between the steps: read each way that ran, and it showed the change
+        assert sorted(row['views']) == sorted(ways), (change, row['views'])
+        for way, view in sorted(row['views'].items()):
+            assert view['reads'], (change, way)
+            if not view['ok']:
+                problems.append('%s (%s): the nodes did not show the change: %s' % (change, way, view['reads']))
         assert sorted(row['flows']) == sorted(flows), change
         for flow_id, flow in sorted(row['flows'].items()):
             ours, theirs = flow['ours'], flow['recreate']
+            if not section['recreate']:
+                assert theirs is None, (change, flow_id, theirs)
+                theirs = ours
             if 'lost' not in ours or 'lost' not in theirs:
                 problems.append('%s %s: not measured (ours %s, recreate %s)' % (change, flow_id, ours, theirs))
                 continue
@@ -199,7 +217,7 @@ def test_hitless(lab_run):
                 problems.append('%s %s: ours %s, goal %s' % (change, flow_id, ours, flow['goal']))
         # the row's verdict is our way's, flow by flow
         assert row['status'] == ('PASS' if not row['error'] and all(flow['ok'] for flow in row['flows'].values())
-                                 else 'FAIL'), change
+                                 and all(view['ok'] for view in row['views'].values()) else 'FAIL'), change
     assert not problems, '\n'.join(problems)
 
 

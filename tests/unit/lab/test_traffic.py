@@ -260,5 +260,4 @@ def test_a_mode_change_is_judged_on_coming_back():
     verdicts = hitless.judge('mode', [across, local], {'f1': came_back, 'f2': came_back}, uplinks, 0.01)
     assert verdicts['f1'][0] and not verdicts['f2'][0]
     assert not hitless.judge('mode', [across], {'f1': cut}, uplinks, 0.01)['f1'][0]
-    rolling = hitless.judge('rolling', [across], {'f1': dict(came_back, lost=0)}, uplinks, 0.01)['f1']
-    assert rolling[0] and rolling[1].startswith('one node')
+    # change 6 (rolling) is judged per node window: tests/unit/lab/test_hitless.py
