@@ -1,5 +1,5 @@
 # harvester.network: the commands the README shows.
-.PHONY: test setup sanity unit bench bench-host bench-cluster bench-scale lab lab-down
+.PHONY: test setup sanity unit bench bench-host bench-cluster bench-scale lab lab-down lab-slices bench-nodes
 
 test:          ## install what is missing, then sanity + unit + cluster + host integration tests
 	bash scripts/test.sh
@@ -39,3 +39,11 @@ lab:           ## install what is missing, bring the lab up, converge it, prove 
 
 lab-down:      ## stop and remove everything the lab runs and made
 	$(LAB_PYTHON) -m lab down
+
+lab-slices:    ## site.yml sliced as AWX job slicing runs it (4 slices) vs unsliced, each on a fresh lab (docs/awx.md)
+	bash scripts/setup.sh
+	$(LAB_PYTHON) -m lab.slices --slices $${HN_LAB_SLICES:-4} --write docs/benchmarks.md
+
+bench-nodes:   ## site.yml converge and no-op re-run on the lab with N = 2, 4, 8, 16 nodes (HN_LAB_NODES); docs/benchmarks.md
+	bash scripts/setup.sh
+	$(LAB_PYTHON) benchmarks/lab/bench_nodes.py --nodes $${HN_BENCH_NODES:-2,4,8,16} --write docs/benchmarks.md
