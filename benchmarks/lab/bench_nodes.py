@@ -106,7 +106,7 @@ def table(saved):
             lines.append('| %d | error | | | | | | %s | |' % (entry['nodes'], entry['error'][:200]))
     noop = dict((entry['nodes'], entry['runs'].get('no-op', {}).get('seconds')) for entry in saved['entries'])
     base = noop.get(min(noop)) if noop else None
-    if base:
+    if base and len(noop) > 1:
         lines += ['', 'No-op re-run against N=%d: %s (goal, issue 17: N=16 at most 2x N=2).'
                   % (min(noop), ', '.join('N=%d %.2fx' % (n, seconds / base) for n, seconds in sorted(noop.items())
                                           if seconds))]
@@ -122,7 +122,19 @@ def main(argv=None):
     parser.add_argument('--budget', type=float, default=3600, help='seconds; no N starts after it (default 3600)')
     parser.add_argument('--home', help='the lab folder (default <lab home>/bench-nodes)')
     parser.add_argument('--write', help='write the table into this Markdown file (docs/benchmarks.md)')
+    parser.add_argument('--stopped', help='with --doc-from: why the run stopped (a run cut short by hand)')
+    parser.add_argument('--doc-from', metavar='JSON', help='only write the table of a saved bench-nodes.json')
     args = parser.parse_args(argv)
+    if args.doc_from:
+        with open(args.doc_from, encoding='utf-8') as handle:
+            saved = json.load(handle)
+        if 'stopped' not in saved and args.stopped:
+            saved['stopped'] = args.stopped
+        text = table(saved)
+        sys.stdout.write(text + '\n')
+        if args.write:
+            write_section(args.write, text, BEGIN, END)
+        return 0
     counts = [int(item) for item in args.nodes.split(',') if item.strip()]
     home = args.home or os.path.join(lab_home(), 'bench-nodes')
     os.makedirs(home, exist_ok=True)
