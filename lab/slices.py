@@ -421,7 +421,7 @@ def write_section(path, text, begin=BEGIN, end=END):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m lab.slices', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='python -m lab.slices', description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--slices', type=int, default=4, help='job_slice_count (default 4)')
     parser.add_argument('--home', help='the lab folder for these runs (default <lab home>/slices)')
     parser.add_argument('--write', help='write the table into this Markdown file (docs/benchmarks.md)')
