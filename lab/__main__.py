@@ -106,8 +106,8 @@ def parser():
     sub = top.add_subparsers(dest='command', required=True)
     cmd = sub.add_parser('up', help='bring the lab up, converge, prove, report (make lab)')
     cmd.add_argument('--profile', choices=sorted(PROFILE_VARS), default=os.environ.get('HN_LAB_PROFILE') or PROFILE,
-                     help='Harvester API generation: current (v1.1+) or legacy (v0.3/v1.0, the seed\'s); default '
-                          '$HN_LAB_PROFILE or %(default)s')
+                     help='Harvester API generation: current (v1.1+) or legacy (v0.3/v1.0, the seed\'s); or plain '
+                          '(KubeVirt + Multus, no Harvester); default $HN_LAB_PROFILE or %(default)s')
     cmd.set_defaults(func=_up)
     sub.add_parser('down', help='stop and remove the lab (make lab-down)').set_defaults(func=_down)
     sub.add_parser('status', help='what runs, as JSON (exit 3 when the lab is down)').set_defaults(func=_status)

@@ -26,6 +26,7 @@ import ipaddress
 import json
 
 from lab import checks
+from lab.config import PLAIN_PROFILES
 from lab.vms import NAD, Api
 
 ROW_IDS = ('storage_network', 'trunk', 'ip_pool')
@@ -331,12 +332,43 @@ def pool_row(world, api):
     return row
 
 
+# What a row needs of Harvester: on a plain KubeVirt + Multus cluster (the plain profile) such a row is n/a, not failed.
+NEEDS_HARVESTER = {
+    'storage_network': ("the storage-network setting (harvesterhci.io Setting) is applied by Harvester's controller, "
+                        'which makes its NAD and reports its status', SETTING),
+    'ip_pool': ("IPPool is the API of Harvester's load balancer add-on (loadbalancer.harvesterhci.io), judged by its "
+                'webhook', IPPOOL),
+}
+
+
+def not_applicable_row(row_id, api):
+    """``row_id`` on a plain cluster: N/A with why, and the evidence that the API server does not serve the kind
+    (a GET of the API group's discovery, the lab's own client) and so holds none, whatever site.yml was asked."""
+    why, (group, version, plural) = NEEDS_HARVESTER[row_id]
+    row = checks.Row(row_id, 'N/A', reason='n/a on plain (needs Harvester: %s)' % why)
+    served = api.served(group, version)
+    plain = served is None or plural not in served
+    answer = 'not served (404)' if served is None else 'serves %s' % (', '.join(sorted(served)) or 'nothing')
+    row.evidence.append('%s GET /apis/%s/%s: %s' % (_ok(plain), group, version, answer))
+    if not plain:
+        row.status = 'FAIL'
+        row.evidence.append('BAD  the plain API server serves %s/%s %s: it is not plain' % (group, version, plural))
+    return row
+
+
 def rows(world, kubeconfig, vm_plan, attach, plan, results, notes):
     """The rows of this file that apply to ``world``."""
     wanted = applicable(world)
     found = []
     if 'trunk' in wanted:
         found.append(trunk_row(world, vm_plan, attach, plan, results, notes))
+    if world.profile in PLAIN_PROFILES:
+        api = Api(kubeconfig)
+        try:
+            found.extend(not_applicable_row(row_id, api) for row_id in sorted(wanted & set(NEEDS_HARVESTER)))
+        finally:
+            api.close()
+        return found
     if wanted & {'storage_network', 'ip_pool'}:
         api = Api(kubeconfig)
         try:

@@ -11,7 +11,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 INVENTORY_DIR = os.path.join(HERE, 'inventory')
 INVENTORY = os.path.join(INVENTORY_DIR, 'hosts.yml')
 SITE_VARS = os.path.join(INVENTORY_DIR, 'harvester-network.yml')
-PROFILE_VARS = {'current': (), 'legacy': (os.path.join(INVENTORY_DIR, 'legacy.yml'),)}
+PROFILE_VARS = {'current': (), 'legacy': (os.path.join(INVENTORY_DIR, 'legacy.yml'),),
+                'plain': (os.path.join(INVENTORY_DIR, 'plain.yml'),)}
+# Profiles whose API server runs no Harvester: KubeVirt + Multus only (the cluster bed's CRD profile of that name).
+PLAIN_PROFILES = ('plain',)
 WORLD = os.path.join(INVENTORY_DIR, 'lab.yml')
 SITE_PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'site.yml')
 NS_PREFIX = 'hnlab-'

@@ -20,11 +20,31 @@ Changes, each done twice in the same run:
 
 1. VLAN IDs: VID 400 added to every trunk and VID 300 removed; then back (300 added, 400 removed);
 2. a bond member: the last uplink NIC leaves the bond (the active one carries the traffic), then joins again;
-3. MTU: 1500 -> 9000 on the bond and the bridge, then back to 1500.
+3. MTU: 1500 -> 9000 on the bond and the bridge, then back to 1500;
+4. bond options: ``options`` miimon 100 -> 200 and back (the kernel changes it on a live bond); ``mode``
+   active-backup -> 802.3ad and back (the kernel only changes the mode of a bond that is down and has no slaves: not
+   hitless either way; our module warns in check mode and --diff, which the stage runs first and records);
+5. ``mgmt``: the management address migration of a Harvester v0.3 node: ``harvester-br0`` made over the management
+   NIC eth0, the address and default route moved onto it (host_network ``migrate``, as the default_vlan role does on
+   a legacy node), while a TCP session from the management switch to each node runs (lab/traffic.py sessions: bytes
+   before and after the change on the same socket). One way only (a node migrates once); after each window the node
+   is put back by an ip batch outside the window. Harvester's way (network-controller-harvester v0.2.6, commit
+   18683425; pkg/network/vlan/vlan.go ``Setup``, pkg/network/iface/bridge.go ``SyncIPv4Addr``, link.go
+   ``AddRoutes``/``SetMaster``/``DeleteRoutes``): the bridge ensured, the NIC's IPv4 addresses copied onto it, its
+   routes appended through the bridge, the NIC enslaved, the NIC's routes deleted;
+6. ``rolling``: a rolling run over both nodes (``serial: 1``) that changes each node's uplink (MTU 9000 and back, node
+   after node); the recreate way node after node too.
+
+``HN_LAB_HITLESS_CHANGES`` (change numbers, e.g. ``1,2,3``) selects changes; all of them by default. The lab phase of
+``make test`` selects 1-3 (scripts/test.sh): 4-6 add several minutes under emulation, ``make lab`` runs them.
 
 The goal (issue 15) for our way: no echo lost on a flow the change does not concern; a flow whose node loses the
 bond member that carried it may lose at most the bond's failover (miimon + downdelay, in echoes, plus what was in
-flight). The recreate way is the anchor: measured and shown, not judged.
+flight). A bond mode change (a kernel rule) may cost the flows through the bonds what it costs, but they must come
+back, the flows that do not cross a bond lose nothing, and check mode must have warned. Change 5: every TCP session
+survives (one connection, echoes before and after), and no flow loses an echo. Change 6: no flow loses more than one
+node's share; our way's share of an MTU change is 0 (change 3), so: nothing lost. The recreate way is the anchor:
+measured and shown, not judged.
 """
 
 import json
@@ -39,6 +59,11 @@ PLAYBOOK = os.path.join(REPO_ROOT, 'lab', 'playbooks', 'hitless.yml')
 SETTLE = 1.0  # seconds of traffic after a change before the flows stop
 ADDED_VID, REMOVED_VID = 400, 300
 JUMBO = 9000
+MIIMON = 200  # change 4's miimon (or 100, if the bond has 200 already)
+OTHER_MODE = '802.3ad'  # change 4's mode: the switch speaks no LACP, so each NIC is its own aggregator, one active
+LEGACY_BRIDGE, MGMT_NIC = 'harvester-br0', 'eth0'  # change 5: Harvester v0.3's bridge over the management NIC
+SESSION_PORT = 7070
+WARNING = 'takes the bond down'  # what host_network warns about a mode change (plan.interruptions)
 # The changes: (id, number in issue 15, title, its two steps). Each is ONE window of traffic per way: the first step,
 # then the second, which puts the site back as it was.
 CHANGES = (
@@ -47,7 +72,32 @@ CHANGES = (
     ('member', 2, 'a bond member leaves (the other one carries the traffic), then joins again',
      ('member_out', 'member_in')),
     ('mtu', 3, 'MTU 1500 -> %d on the bond and the bridge, then back to 1500' % JUMBO, ('mtu_up', 'mtu_down')),
+    ('options', 4, 'bond option miimon changed in place (100 -> %d), then back' % MIIMON, ('miimon_a', 'miimon_b')),
+    ('mode', 4, 'bond mode active-backup -> %s (the kernel needs the bond down), then back' % OTHER_MODE,
+     ('mode_a', 'mode_b')),
+    ('mgmt', 5, 'management address of a v0.3 node moved from %s onto %s, a TCP session to each node open'
+     % (MGMT_NIC, LEGACY_BRIDGE), ('mgmt_in',)),
+    ('rolling', 6, 'rolling run, serial: 1: MTU %d and back on each node\'s uplink, node after node' % JUMBO,
+     ('mtu_up', 'mtu_down')),
 )
+ROLLING = ('rolling',)
+
+
+def selected(changes=CHANGES):
+    """The changes ``HN_LAB_HITLESS_CHANGES`` selects (change numbers, comma-separated, ranges like 1-3); all by
+    default."""
+    text = (os.environ.get('HN_LAB_HITLESS_CHANGES') or '').strip()
+    if not text:
+        return list(changes)
+    numbers = set()
+    for part in text.split(','):
+        low, _dash, high = part.strip().partition('-')
+        try:
+            numbers.update(range(int(low), int(high or low) + 1))
+        except ValueError as exc:
+            raise ValueError('HN_LAB_HITLESS_CHANGES: %r is not a list of change numbers (e.g. 1,2,3 or 1-3)'
+                             % text) from exc
+    return [change for change in changes if change[1] in numbers]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -140,12 +190,52 @@ def _ours(step, uplink):
         base['mtu'] = JUMBO
     elif step == 'mtu_down':
         base['mtu'] = uplink['mtu']
+    elif step in ('miimon_a', 'miimon_b', 'mode_a', 'mode_b'):
+        base['bond_options'] = _bond_target(step, uplink, {})
+    elif step == 'mgmt_in':
+        base = {'migrate': {'bridge': LEGACY_BRIDGE, 'nic': MGMT_NIC}}
     return base
 
 
-def recreate_steps(step, netns, uplink, now):
+def _bond_target(step, uplink, now):
+    """The bond option a step of change 3 or 4 sets: {mtu} or {miimon} or {mode}."""
+    if step in ('mtu_up', 'mtu_down'):
+        return {'mtu': JUMBO if step == 'mtu_up' else uplink['mtu']}
+    if step in ('miimon_a', 'miimon_b'):
+        changed = MIIMON if uplink['miimon'] != MIIMON else 100
+        return {'miimon': changed if step == 'miimon_a' else uplink['miimon']}
+    if step in ('mode_a', 'mode_b'):
+        return {'mode': OTHER_MODE if step == 'mode_a' else uplink['mode']}
+    del now
+    raise ValueError('not a bond option step: %s' % step)
+
+
+def mgmt_of(world, node):
+    """The management address, its network and gateway of ``node`` (lab.yml)."""
+    address = world.nodes[node]
+    return {'nic': MGMT_NIC, 'address': address.with_prefixlen, 'network': str(address.network),
+            'gateway': str(world.gateway.ip), 'ip': str(address.ip)}
+
+
+def mgmt_restore(netns, mgmt):
+    """Put a node's management address back on its NIC after change 5 (either way), outside the traffic window:
+    the bridge deleted if there is one (a window that never applied the change left none), the address and the
+    default route on the NIC again (its prefix route comes back with the address)."""
+    ip = 'ip -n %s' % netns
+    script = '; '.join([
+        'set -e',
+        'if %s link show %s >/dev/null 2>&1; then %s link set %s nomaster; %s link del %s; fi' % (
+            ip, LEGACY_BRIDGE, ip, mgmt['nic'], ip, LEGACY_BRIDGE),
+        '%s addr del %s dev %s 2>/dev/null || true' % (ip, mgmt['address'], mgmt['nic']),
+        '%s addr add %s dev %s' % (ip, mgmt['address'], mgmt['nic']),
+        '%s link set %s up' % (ip, mgmt['nic']),
+        '%s route replace default via %s dev %s' % (ip, mgmt['gateway'], mgmt['nic'])])
+    return {'desc': '%s: the management address back on %s' % (netns, mgmt['nic']), 'argv': ['sh', '-c', script]}
+
+
+def recreate_steps(step, netns, uplink, now, mgmt=None):
     """Harvester's controller's way of ``step`` on one node, as iproute2 batches (run-plan steps); ``uplink``: as
-    the stage found it, ``now``: before this step."""
+    the stage found it, ``now``: before this step; ``mgmt``: the node's management address (change 5)."""
     bond, bridge, slaves = uplink['bond'], uplink['bridge'], uplink['slaves']
 
     def ip(lines, what):
@@ -167,16 +257,32 @@ def recreate_steps(step, netns, uplink, now):
         # ensureBondSlaves: a new NIC is set down, enslaved, set up
         return [ip(['link set %s down' % slaves[-1], 'link set %s master %s' % (slaves[-1], bond),
                     'link set %s up' % slaves[-1]], '%s joins' % slaves[-1])]
-    mtu = JUMBO if step == 'mtu_up' else uplink['mtu']
-    # modifyBond: compareBond differs (MTU) -> LinkDel + LinkAdd; LinkSetUp; ensureBondSlaves; Vlan.Setup
-    # (SetMaster to the bridge); then the cluster network's VIDs come back (AddLocalAreas)
+    if step == 'mgmt_in':
+        # v0.2.6 Vlan.Setup: bridge.Ensure (VLAN filtering, STP off, up); the NIC is the management NIC, so
+        # SyncIPv4Addr (its addresses added to the bridge, the NIC keeps them) and AddRoutes (its routes appended
+        # through the bridge: the connected one comes with the address, the gateway route last); SetMaster; the
+        # NIC's routes deleted (DeleteRoutes)
+        lines = ['link add %s type bridge vlan_filtering 1 stp_state 0' % LEGACY_BRIDGE,
+                 'link set %s promisc on' % LEGACY_BRIDGE, 'link set %s up' % LEGACY_BRIDGE,
+                 'addr add %s dev %s' % (mgmt['address'], LEGACY_BRIDGE),
+                 'route append default via %s dev %s' % (mgmt['gateway'], LEGACY_BRIDGE),
+                 'link set %s master %s' % (mgmt['nic'], LEGACY_BRIDGE),
+                 'route del %s dev %s' % (mgmt['network'], mgmt['nic']),
+                 'route del default via %s dev %s' % (mgmt['gateway'], mgmt['nic'])]
+        return [ip(lines, '%s made over %s, the management address and routes moved' % (LEGACY_BRIDGE, mgmt['nic']))]
+    target = {'mtu': now['mtu'], 'mode': now['mode'], 'miimon': now['miimon']}
+    target.update(_bond_target(step, uplink, now))
+    # modifyBond: compareBond differs (MTU, mode, miimon) -> LinkDel + LinkAdd; LinkSetUp; ensureBondSlaves;
+    # Vlan.Setup (SetMaster to the bridge); then the cluster network's VIDs come back (AddLocalAreas)
     lines = ['link del %s' % bond,
-             'link add %s mtu %d type bond mode %s miimon %d' % (bond, mtu, now['mode'], now['miimon']),
+             'link add %s mtu %d type bond mode %s miimon %d' % (bond, target['mtu'], target['mode'],
+                                                                 target['miimon']),
              'link set %s up' % bond]
     for slave in now['slaves']:
         lines += ['link set %s down' % slave, 'link set %s master %s' % (slave, bond), 'link set %s up' % slave]
     lines.append('link set %s master %s' % (bond, bridge))
-    return [ip(lines, 'bond %s deleted and made again with MTU %d, NICs and bridge' % (bond, mtu)),
+    what = ', '.join('%s %s' % item for item in sorted(target.items()))
+    return [ip(lines, 'bond %s deleted and made again with %s, NICs and bridge' % (bond, what)),
             br(['vlan add dev %s vid %d' % (bond, vid) for vid in now['vids']],
                'the VIDs back on %s' % bond)]
 
@@ -194,6 +300,8 @@ def concerned(change, flow, uplinks_before):
     """Does ``change`` concern ``flow``?  None, or why (then the failover allowance applies)."""
     if change == 'vlans':
         return 'its VLAN changes on the trunk' if flow['across'] and flow['vid'] in (ADDED_VID, REMOVED_VID) else None
+    if change == 'mode':
+        return 'it crosses the bonds, which a mode change takes down (a kernel rule)' if flow['across'] else None
     if change == 'member':
         for node in flow['nodes']:
             uplink = uplinks_before.get(node)
@@ -211,13 +319,34 @@ def judge(change, flows, results, uplinks_before, interval):
             verdicts[flow['id']] = (False, 'no result (%s)' % got.get('error', 'the flow did not run'))
             continue
         why = concerned(change, flow, uplinks_before)
+        if why and change == 'mode':
+            # not hitless by a kernel rule: measured, not bounded; the flow must come back after it
+            ok = got['received'] > 0 and got['tail'] <= got['in_flight']
+            verdicts[flow['id']] = (ok, 'concerned (%s): measured, answered again after it' % why)
+            continue
         allowed = 0
         if why:
             allowed = max(failover_allowance(uplinks_before[node], interval) for node in flow['nodes']
                           if node in uplinks_before) + got['in_flight']
         ok = got['lost'] <= allowed and got['received'] > 0
-        verdicts[flow['id']] = (ok, 'concerned (%s): at most %d' % (why, allowed) if why else 'not concerned: 0')
+        if why:
+            goal = 'concerned (%s): at most %d' % (why, allowed)
+        elif change in ROLLING:
+            goal = 'one node\'s share (an MTU change of one node, ours: 0): 0'
+        else:
+            goal = 'not concerned: 0'
+        verdicts[flow['id']] = (ok, goal)
     return verdicts
+
+
+def describe_session(got):
+    if not got:
+        return 'no result'
+    return '%s: %d echoes (%d B) before the change, %d (%d B) after, %d connection(s) accepted, longest gap %s ms%s' % (
+        'survived' if got.get('survived') else 'FAILED', got.get('before', 0), got.get('bytes_before', 0),
+        got.get('after', 0), got.get('bytes_after', 0), got.get('accepted', 0),
+        '%.0f' % got['gap_ms'] if got.get('gap_ms') is not None else '-',
+        ' (%s)' % got['error'] if got.get('error') else '')
 
 
 def describe(got):
@@ -243,18 +372,29 @@ class Hitless:
         self.folder = lab.paths.state('traffic')
         self.base = {}
 
-    def traffic(self, action, views=()):
-        plan = {'dir': self.folder, 'interval': self.interval, 'views': list(views),
+    def sessions(self, change):
+        """Change 5's TCP sessions: from the management switch to each node's management address."""
+        if change != 'mgmt':
+            return []
+        return [{'id': 'tcp-%s' % node, 'server_netns': self.world.netns('node', node),
+                 'client_netns': self.world.netns('sw'), 'address': mgmt_of(self.world, node)['ip'],
+                 'port': SESSION_PORT} for node in self.world.node_names]
+
+    def traffic(self, action, views=(), sessions=(), marks=None):
+        plan = {'dir': self.folder, 'interval': self.interval, 'views': list(views), 'sessions': list(sessions),
                 'flows': [dict((k, flow[k]) for k in ('id', 'netns', 'target')) for flow in self.flows]}
+        if marks:
+            plan['marks'] = marks
         return self.lab.job(action, plan, module='lab.traffic')
 
     def measure(self, change, way, apply):
-        """The nodes' uplinks seen and the flows on, ``apply(uplinks)``, a second more, flows off:
+        """The nodes' uplinks seen and the flows (and sessions) on, ``apply(uplinks)``, a second more, flows off:
         (results, error of apply or None, seconds of apply, the uplinks before)."""
-        started = self.traffic('start', [self.world.netns('node', node) for node in self.world.node_names])
+        sessions = self.sessions(change)
+        started = self.traffic('start', [self.world.netns('node', node) for node in self.world.node_names], sessions)
         before = uplinks(self.world, started['views'], self.vm_plan)
         if started.get('not_ready'):
-            self.traffic('stop')
+            self.traffic('stop', sessions=sessions)
             return {}, 'flows without an answer before the change: %s' % ', '.join(started['not_ready']), 0.0, before
         missing = [node for node in self.world.node_names if node not in before]
         begun = time.monotonic()
@@ -264,37 +404,67 @@ class Hitless:
         except Exception as exc:  # pylint: disable=broad-except
             error = '%s: %s' % (type(exc).__name__, exc)
         seconds = time.monotonic() - begun
+        marks = {'before': started['time'], 'after': self.traffic('mark')['time']} if sessions else None
         time.sleep(SETTLE)
-        results = self.traffic('stop')
+        results = self.traffic('stop', sessions=sessions, marks=marks)
         progress('    hitless %s (%s): %.1fs; %s' % (change, way, seconds, '; '.join(
-            '%s %s' % (flow['network'], describe(results.get(flow['id']) or {})) for flow in self.flows)))
+            ['%s %s' % (flow['network'], describe(results.get(flow['id']) or {})) for flow in self.flows] +
+            ['%s %s' % (key, describe_session(got)) for key, got in sorted((results.get('sessions') or {}).items())])))
         return results, error, seconds, before
+
+    def play(self, change, steps, label, extra=()):
+        """lab/playbooks/hitless.yml with ``steps`` (every node the same, from the uplink as the stage found it)."""
+        first = self.base[self.world.node_names[0]]
+        argv = ['-e', json.dumps({'hitless': {'steps': [_ours(step, first) for step in steps]}}, sort_keys=True)]
+        if change in ROLLING:
+            argv += ['-e', 'hitless_serial=1']
+        return playbook.run(self.lab.paths.run, self.lab.cluster['kubeconfig'], self.world.vars_files,
+                            'hitless %s' % change, self.lab.paths.state('logs', 'hitless-%s%s.log' % (change, label)),
+                            playbook=PLAYBOOK, extra=argv + list(extra), echo=False)
+
+    def warnings(self, change, steps):
+        """Check mode and --diff of the first step, before the window (change 4's mode): the warnings it printed."""
+        run = self.play(change, steps[:1], '-check', ['--check', '--diff'])
+        with open(run.log_path, encoding='utf-8', errors='replace') as handle:
+            found = [line.strip() for line in handle if WARNING in line]
+        return run, found
 
     def ours(self, change, steps):
         """Both steps in one ansible-playbook run (lab/playbooks/hitless.yml: one pass over the nodes per step)."""
         def apply(before):
             del before  # every node gets the same change, from the uplink as the stage found it
-            first = self.base[self.world.node_names[0]]
-            extra = ['-e', json.dumps({'hitless': {'steps': [_ours(step, first) for step in steps]}}, sort_keys=True)]
-            run = playbook.run(self.lab.paths.run, self.lab.cluster['kubeconfig'], self.world.vars_files,
-                               'hitless %s' % change, self.lab.paths.state('logs', 'hitless-%s.log' % change),
-                               playbook=PLAYBOOK, extra=extra, echo=False)
+            run = self.play(change, steps, '')
             if run.rc != 0:
                 return 'ansible-playbook exited %d: %s' % (run.rc, '; '.join(run.failures[:2]) or run.tail(5))
             return None
         return self.measure(change, 'ours', apply)
 
     def recreate(self, change, steps):
-        """Both steps as one run-plan job: every node's first step, a second, every node's second step."""
+        """Both steps as one run-plan job: every node's first step, a second, every node's second step (rolling:
+        each node's steps, node after node)."""
         def apply(before):
             plan = []
-            for number, step in enumerate(steps):
-                if number:
+            if change in ROLLING:
+                order = [(node, step) for node in self.world.node_names for step in steps]
+            else:
+                order = [(node, step) for step in steps for node in self.world.node_names]
+            previous = None
+            for node, step in order:
+                if previous is not None and previous != step:
                     plan.append({'desc': 'a second between the steps', 'argv': ['sleep', '1']})
-                for node in self.world.node_names:
-                    plan += recreate_steps(step, self.world.netns('node', node), self.base[node], before[node])
+                previous = step
+                # each step's target comes from the uplink as the stage found it; ``before`` gives the rest
+                plan += recreate_steps(step, self.world.netns('node', node), self.base[node], before[node],
+                                       mgmt_of(self.world, node))
             self.lab.job('run-plan', {'steps': plan})
         return self.measure(change, 'recreate', apply)
+
+    def restore(self, change):
+        """Change 5 moves the management address for good: put it back on the NIC (outside the window)."""
+        if change == 'mgmt':
+            self.lab.job('run-plan', {'steps': [mgmt_restore(self.world.netns('node', node),
+                                                             mgmt_of(self.world, node))
+                                                for node in self.world.node_names]})
 
     def run(self):
         """Every change, our way then the recreate way; returns the report section (rows + flows)."""
@@ -306,21 +476,54 @@ class Hitless:
         if missing:
             return {'flows': [], 'rows': [], 'error': 'no uplink bond under the VMs\' bridge on %s' % ', '.join(missing)}
         rows = []
-        for change, number, title, steps in CHANGES:
-            ours = self.ours(change, steps)
-            recreate = self.recreate(change, steps)
-            rows.append(self.row(change, number, title, ours, recreate))
+        for change, number, title, steps in selected():
+            try:
+                rows.append(self.change(change, number, title, steps))
+            except Exception as exc:  # pylint: disable=broad-except
+                # one change's failure is its row's, not the stage's: the rows measured before it stay
+                rows.append({'id': change, 'change': number, 'title': 'Change %d: %s' % (number, title),
+                             'status': 'FAIL', 'error': '%s: %s' % (type(exc).__name__, exc), 'recreate_error': None,
+                             'seconds': {'ours': 0.0, 'recreate': 0.0}, 'flows': {}, 'notes': [], 'sessions': {},
+                             'warned': None})
         return {'flows': [dict((k, flow[k]) for k in ('id', 'label', 'network', 'vid', 'nodes')) for flow in self.flows],
-                'interval_ms': self.interval * 1000, 'rows': rows}
+                'interval_ms': self.interval * 1000, 'rows': rows,
+                'changes': [change[0] for change in selected()]}
 
-    def row(self, change, number, title, ours, recreate):
+    def change(self, change, number, title, steps):
+        """One change, our way then the recreate way (change 4's mode: check mode first): its row."""
+        notes = []
+        warned = None
+        if change == 'mode':
+            check, warned = self.warnings(change, steps)
+            notes.append('check mode and --diff (exit %s): %s' % (
+                check.rc, '; '.join(sorted(set(warned))) if warned else 'NO warning that the bond goes down'))
+        ours = self.ours(change, steps)
+        self.restore(change)
+        recreate = self.recreate(change, steps)
+        self.restore(change)
+        return self.row(change, number, title, ours, recreate, notes, warned)
+
+    def row(self, change, number, title, ours, recreate, notes=(), warned=None):  # pylint: disable=too-many-arguments
         results, error, seconds, before = ours
         verdicts = judge(change, self.flows, results, before, self.interval)
         ok = error is None and all(verdict[0] for verdict in verdicts.values())
+        if warned is not None:
+            ok = ok and bool(warned)
+        sessions = {}
+        for key, got in sorted((results.get('sessions') or {}).items()):
+            theirs = (recreate[0].get('sessions') or {}).get(key) or {}
+            sessions[key] = {'ours': got, 'recreate': theirs}
+            ok = ok and got.get('survived', False)
+            notes = list(notes) + ['TCP session %s: ours %s; recreate %s'
+                                   % (key, describe_session(got), describe_session(theirs))]
+        if change == 'mgmt' and len(sessions) != len(self.world.node_names):
+            ok = False
+            notes = list(notes) + ['TCP sessions: %d of %d measured' % (len(sessions), len(self.world.node_names))]
         flows = {}
         for flow in self.flows:
             flows[flow['id']] = {'ours': results.get(flow['id']) or {}, 'recreate': recreate[0].get(flow['id']) or {},
                                  'goal': verdicts[flow['id']][1], 'ok': verdicts[flow['id']][0]}
         return {'id': change, 'change': number, 'title': 'Change %d: %s' % (number, title),
                 'status': 'PASS' if ok else 'FAIL', 'error': error, 'recreate_error': recreate[1],
-                'seconds': {'ours': round(seconds, 1), 'recreate': round(recreate[2], 1)}, 'flows': flows}
+                'seconds': {'ours': round(seconds, 1), 'recreate': round(recreate[2], 1)}, 'flows': flows,
+                'notes': list(notes), 'sessions': sessions, 'warned': warned}

@@ -13,10 +13,12 @@ def build(rows, stages, meta, hitless=None):
     """The JSON document: rows (id, title, status, evidence, reason), stages (name, status, seconds, error), meta;
     ``hitless``: the hitless stage's section (lab/hitless.py), whose rows count in the result too."""
     passed = sum(1 for row in rows if row['status'] == 'PASS')
+    # N/A: a row the profile's cluster cannot have (plain KubeVirt + Multus: what needs Harvester); it says why
+    na = sum(1 for row in rows if row['status'] == 'N/A')
     document = {
         'lab': dict(meta, host=platform.node(), kernel=platform.release(), finished=time.strftime('%Y-%m-%dT%H:%M:%S%z')),
-        'summary': {'rows': len(rows), 'passed': passed, 'failed': len(rows) - passed,
-                    'result': 'PASS' if rows and passed == len(rows) else 'FAIL',
+        'summary': {'rows': len(rows), 'passed': passed, 'failed': len(rows) - passed - na, 'na': na,
+                    'result': 'PASS' if passed and passed + na == len(rows) else 'FAIL',
                     'seconds': round(sum(stage['seconds'] or 0 for stage in stages), 1)},
         'rows': rows,
         'stages': stages,
@@ -53,6 +55,8 @@ def render_hitless(section):
         for problem in (row.get('error'), row.get('recreate_error')):
             if problem:
                 lines.append(_wrap('! ' + problem, ' ' * 18))
+        for note in row.get('notes') or []:
+            lines.append(_wrap(note, ' ' * 18))
         for flow_id, flow in sorted(row['flows'].items()):
             lines.append(('%-8s  %-6s  %-44s  %-26s  %s' % (
                 '', 'ok' if flow['ok'] else 'BAD', labels.get(flow_id, flow_id)[:44], _flow_text(flow['ours']),
@@ -90,8 +94,9 @@ def render(document):
     lines += ['%s  %s  %s' % ('-' * 56, '-' * 6, '-' * 8), '%-56s  %-6s  %8.1f' % ('total', '', summary['seconds'])]
     if 'hitless' in document:
         lines += render_hitless(document['hitless'])
-    lines += ['', 'RESULT: %s (%d of %d rows pass%s)' % (
-        summary['result'], summary['passed'], summary['rows'], '; hitless: %d of %d changes pass' % (
+    lines += ['', 'RESULT: %s (%d of %d rows pass%s%s)' % (
+        summary['result'], summary['passed'], summary['rows'],
+        ', %d n/a on this profile' % summary['na'] if summary.get('na') else '', '; hitless: %d of %d changes pass' % (
             summary['hitless']['rows'] - len(summary['hitless']['failed']), summary['hitless']['rows'])
         if 'hitless' in summary else '')]
     return '\n'.join(lines) + '\n'

@@ -52,9 +52,11 @@ class Stage:
 class Lab:
     """One ``up`` run: the stages, their results, the report."""
 
-    def __init__(self, paths=None, world=None, profile=PROFILE, echo=True):  # pylint: disable=too-many-arguments
+    def __init__(self, paths=None, world=None, profile=PROFILE, echo=True, extra_profiles=()):  # pylint: disable=too-many-arguments
         self.paths = paths or Paths()
         self.world = world or World(profile)
+        # more API servers of other CRD profiles in the keeper, for the controller only (the lab phase's plain stages)
+        self.extra_profiles = tuple(extra_profiles)
         self.profile = self.world.profile
         self.echo = echo
         self.stages = []
@@ -132,7 +134,8 @@ class Lab:
         built = time.monotonic() - started
         stage.parts.append(('bridge CNI plugin %s (from Go modules)' % cni.plugins_version(), built))
         # Harvester's own controllers and webhooks (stand-ins) on the current API only: the legacy API predates them
-        self.cluster = lifecycle.start(self.paths, self.world, self.profile, harvester=self.profile == 'current')
+        self.cluster = lifecycle.start(self.paths, self.world, self.profile, harvester=self.profile == 'current',
+                                       extra_profiles=self.extra_profiles)
         agent = channel.agent_info(self.paths.run) or {}
         stage.parts.append(('etcd + kube-apiserver ready, CRDs registered', built + self.cluster['api_seconds']))
         stage.parts.append(('%s up, agent ready' % ('QEMU guest' if agent.get('bed') == 'guest' else 'agent'),

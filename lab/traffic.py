@@ -2,6 +2,13 @@
 
     python -m lab.traffic start PLAN.json OUT.json   start the flows (detached), wait until each has an answer
     python -m lab.traffic stop PLAN.json OUT.json    stop them, read what each recorded: sent, received, lost, gaps
+    python -m lab.traffic mark PLAN.json OUT.json    the time now, on the clock the flows and sessions record with
+
+A plan may also hold TCP sessions (``sessions``: [{id, server_netns, client_netns, address, port}]): a server in one
+namespace echoes lines, a client in another connects ONCE and sends a numbered line every interval, recording each
+echo's time; neither ever reconnects. ``stop`` reports, per session, the connections the server accepted, the
+client's local port, the echoes before ``marks.before`` and after ``marks.after`` (the change's start and end) and
+an error if the socket failed: bytes before and after the change on the same socket prove the session survived.
 
 A flow is ``ping -D -n -i INTERVAL`` in the source VM's namespace, its output (one timestamped line per echo reply,
 the kernel's clock in the guest) in a file of the lab's folder. It is bounded: ``-c`` (count) and ``-w`` (seconds)
@@ -22,6 +29,7 @@ import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +39,7 @@ from lab.channel import read_json, write_json
 INTERVAL = 0.01  # 100 echoes a second per flow
 MAX_SECONDS = 900  # a flow nobody stops ends by itself after this (ping -w) ...
 READY_SECONDS = 20  # ... and must have had its first answer within this after start
+SESSION_READY_SECONDS = 120  # a session starts two Pythons in namespaces: slow under emulation at load 20-30
 _REPLY = re.compile(r'^\[(\d+\.\d+)\] \d+ bytes from [^:]+: icmp_seq=(\d+) .*time=([\d.]+) ms')
 _SUMMARY = re.compile(r'(\d+) packets transmitted, (\d+) received')
 
@@ -65,6 +74,166 @@ def views(namespaces):
                 entry[name] = []
         found[netns] = entry
     return found
+
+
+def _session_files(plan, session):
+    base = os.path.join(plan['dir'], session['id'])
+    return {'log': base + '.tcp', 'client': base + '.client.json', 'server': base + '.server.json',
+            'pids': base + '.tcp.pids'}
+
+
+def serve(address, port, status_path):
+    """The server end of a session: accept ONE connection, echo every line back until it closes; write what it
+    accepted (count, peer) and echoed to ``status_path`` as it goes."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((address, port))
+    listener.listen(4)
+    status = {'accepted': 0, 'peer': None, 'echoed_bytes': 0, 'error': None}
+    write_json(status_path, status)
+    conn, peer = listener.accept()
+    status.update(accepted=1, peer='%s:%d' % peer)
+    write_json(status_path, status)
+    listener.close()  # a second connection would be refused: one socket for the whole session
+    try:
+        while True:
+            data = conn.recv(4096)
+            if not data:
+                break
+            conn.sendall(data)
+            status['echoed_bytes'] += len(data)
+    except OSError as exc:
+        status['error'] = '%s: %s' % (type(exc).__name__, exc)
+    status['closed'] = True
+    write_json(status_path, status)
+    return 0
+
+
+def converse(address, port, interval, log_path, status_path):
+    """The client end: connect once (retrying until the server listens), then a numbered line every ``interval``,
+    each echo's arrival time and number in ``log_path``; any socket error ends it (written to ``status_path``)."""
+    status = {'connects': 0, 'local': None, 'error': None}
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_args: stopping.append(True))
+    deadline = time.monotonic() + SESSION_READY_SECONDS
+    while True:
+        try:
+            conn = socket.create_connection((address, port), timeout=5)
+            break
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                status['error'] = 'connect: %s' % exc
+                write_json(status_path, status)
+                return 1
+            time.sleep(0.2)
+    status.update(connects=1, local='%s:%d' % conn.getsockname()[:2])
+    write_json(status_path, status)
+    conn.settimeout(60)  # TCP retransmits through a short outage; a minute of silence is a failed session
+    reader = conn.makefile('rb')
+    seq = 0
+    with open(log_path, 'w', encoding='utf-8', buffering=1) as log:
+        try:
+            while not stopping:
+                seq += 1
+                conn.sendall(b'%d\n' % seq)
+                line = reader.readline()
+                if not line:
+                    raise OSError('the server closed the connection')
+                log.write('%.6f %s\n' % (time.time(), line.decode('ascii', 'replace').strip()))
+                time.sleep(interval)
+        except OSError as exc:
+            status['error'] = '%s: %s' % (type(exc).__name__, exc)
+    status['sent'] = seq
+    status['stopped'] = bool(stopping)
+    write_json(status_path, status)
+    conn.close()
+    return 0
+
+
+def start_sessions(plan):
+    """Start every session of ``plan`` (server, then client), detached; wait for their first echo."""
+    started = {}
+    for session in plan.get('sessions') or []:
+        files = _session_files(plan, session)
+        for path in files.values():
+            if os.path.exists(path):
+                os.unlink(path)
+        me = [sys.executable, '-m', 'lab.traffic']
+        pids = []
+        server = ['serve', session['address'], str(session['port']), files['server']]
+        client = ['converse', session['address'], str(session['port']), str(plan.get('interval', INTERVAL)),
+                  files['log'], files['client']]
+        for netns, args in ((session['server_netns'], server), (session['client_netns'], client)):
+            proc = subprocess.Popen(['ip', 'netns', 'exec', netns] + me + args,  # pylint: disable=consider-using-with
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True, cwd=os.getcwd())
+            pids.append(proc.pid)
+        with open(files['pids'], 'w', encoding='utf-8') as handle:
+            handle.write(' '.join(map(str, pids)))
+        started[session['id']] = pids
+    deadline = time.monotonic() + SESSION_READY_SECONDS
+    waiting = set(started)
+    while waiting and time.monotonic() < deadline:
+        time.sleep(0.2)
+        for session in plan.get('sessions') or []:
+            log = _session_files(plan, session)['log']
+            if session['id'] in waiting and os.path.exists(log) and os.path.getsize(log) > 0:
+                waiting.discard(session['id'])
+    return started, sorted(waiting)
+
+
+def session_verdict(log_text, client, server, marks):
+    """What one session shows: echoes (and bytes) before the change began and after it ended, on one socket."""
+    times = []
+    for line in log_text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            times.append((float(parts[0]), int(parts[1])))
+    before = [seq for when, seq in times if when < marks.get('before', 0)]
+    after = [seq for when, seq in times if when > marks.get('after', float('inf'))]
+    in_order = [seq for _when, seq in times] == list(range(1, len(times) + 1))
+    gaps = [later[0] - earlier[0] for earlier, later in zip(times, times[1:])]
+    client, server = client or {}, server or {}
+    return {'echoes': len(times), 'before': len(before), 'after': len(after), 'in_order': in_order,
+            'bytes_before': sum(len(b'%d\n' % seq) for seq in before),
+            'bytes_after': sum(len(b'%d\n' % seq) for seq in after),
+            'gap_ms': round(max(gaps) * 1000.0, 1) if gaps else None,
+            'connects': client.get('connects', 0), 'local': client.get('local'), 'accepted': server.get('accepted', 0),
+            'peer': server.get('peer'), 'error': client.get('error') or server.get('error'),
+            'survived': bool(before) and bool(after) and in_order and client.get('connects') == 1 and
+            server.get('accepted') == 1 and server.get('peer') == client.get('local') and
+            not client.get('error') and not server.get('error')}
+
+
+def stop_sessions(plan):
+    """Stop every session (the client first: SIGTERM ends its loop; then the server sees the close) and judge it."""
+    results = {}
+    for session in plan.get('sessions') or []:
+        files = _session_files(plan, session)
+        try:
+            with open(files['pids'], encoding='utf-8') as handle:
+                client_pid = [int(pid) for pid in handle.read().split()]
+        except (OSError, ValueError):
+            results[session['id']] = {'error': 'never started', 'survived': False}
+            continue
+        # ip netns exec execs the program: the pids are the server's and the client's own
+        for pid in reversed(client_pid):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            _wait_all([pid], timeout=10)
+        try:
+            with open(files['log'], encoding='utf-8') as handle:
+                text = handle.read()
+        except OSError:
+            text = ''
+        results[session['id']] = session_verdict(text, read_json(files['client']), read_json(files['server']),
+                                                 plan.get('marks') or {})
+        for path in files.values():
+            if os.path.exists(path):
+                os.unlink(path)
+    return results
 
 
 def start(plan):
@@ -106,7 +275,9 @@ def start(plan):
             # ping's output to a file is block-buffered: a block with an answer shows within a second at this rate
             if flow['id'] in waiting and _has_answer(_files(plan, flow)[0]):
                 waiting.discard(flow['id'])
-    return {'pids': started, 'not_ready': sorted(waiting), 'views': seen, 'stale': stale}
+    sessions, sessions_waiting = start_sessions(plan)
+    return {'pids': started, 'not_ready': sorted(waiting) + sessions_waiting, 'views': seen, 'stale': stale,
+            'sessions': sessions, 'time': time.time()}
 
 
 def _has_answer(path):
@@ -171,6 +342,9 @@ def verdict(text, interval=INTERVAL):
 def stop(plan):
     """Stop every flow of ``plan`` (all at once) and judge its output; {flow id: verdict (+ 'stop' note)}."""
     results, pids = {}, {}
+    sessions = stop_sessions(plan)
+    if sessions:
+        results['sessions'] = sessions
     for flow in plan['flows']:
         try:
             with open(_files(plan, flow)[1], encoding='utf-8') as handle:
@@ -195,11 +369,16 @@ def stop(plan):
 
 
 def main(argv):
-    if len(argv) != 3 or argv[0] not in ('start', 'stop'):
+    if argv[:1] == ['serve'] and len(argv) == 4:
+        return serve(argv[1], int(argv[2]), argv[3])
+    if argv[:1] == ['converse'] and len(argv) == 6:
+        return converse(argv[1], int(argv[2]), float(argv[3]), argv[4], argv[5])
+    if len(argv) != 3 or argv[0] not in ('start', 'stop', 'mark'):
         sys.stderr.write(__doc__)
         return 2
     plan = read_json(argv[1], strict=True)
-    write_json(argv[2], (start if argv[0] == 'start' else stop)(plan))
+    actions = {'start': start, 'stop': stop, 'mark': lambda _plan: {'time': time.time()}}
+    write_json(argv[2], actions[argv[0]](plan))
     return 0
 
 

@@ -34,6 +34,17 @@ class Api:
     def close(self):
         self.api_client.close()
 
+    def served(self, group, version):
+        """The plural names the server serves in ``group``/``version`` (its discovery document), None when it does
+        not serve that group version at all (404)."""
+        try:
+            answer = self.custom.get_api_resources(group, version)
+        except self.client.exceptions.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return set(item.name for item in answer.resources or [])
+
     def list(self, kind):
         group, version, plural = kind
         return self.custom.list_cluster_custom_object(group, version, plural).get('items', [])

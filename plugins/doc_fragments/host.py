@@ -74,7 +74,9 @@ options:
   mode:
     description:
       - The bonding mode. Changing it needs the bond down and without slaves (the kernel refuses otherwise), so the
-        slaves are released and enslaved again; the plan says so in a C(note).
+        slaves are released and enslaved again; the plan says so in a C(note). This is not hitless, the traffic
+        through the bond stops until it is up again (a kernel rule; the lab measures what it costs), and the module
+        warns before doing it, in check mode and with C(--diff) too.
       - A new bond without O(mode) gets V(active-backup), Harvester's default.
     type: str
     choices: [balance-rr, active-backup, balance-xor, broadcast, 802.3ad, balance-tlb, balance-alb]

@@ -43,6 +43,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+flavor:
+  description:
+    - C(harvester) when the cluster serves Harvester's network API (C(network.harvesterhci.io) ClusterNetwork), else
+      C(plain) (KubeVirt + Multus without Harvester), from the same API discovery request as the C(flavor) option of
+      M(harvester.network.vlan_network) (docs/plain-kubevirt.md). The C(default_vlan) role learns the flavor here.
+  returned: always
+  type: str
+  sample: plain
 networks:
   description: The networks found.
   returned: always

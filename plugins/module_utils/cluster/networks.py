@@ -577,4 +577,4 @@ def vlan_network_info_handler(params, cluster, module):
         if params.get('cluster_network') and facts['cluster_network'] != params['cluster_network']:
             continue
         found.append(facts)
-    return {'changed': False, 'networks': found}
+    return {'changed': False, 'networks': found, 'flavor': cluster.discovery.flavor()}

@@ -49,7 +49,13 @@ class Plan:
         if isinstance(op, O.SetVlans) and op.bridge_self and op.add and \
                 self.state['links'][op.link].get('mac') == kernel.ZERO_MAC:
             self.refused.append(op)
+        portless = isinstance(op, O.SetBridgeOptions) and self.state['links'][op.link].get('mac') == kernel.ZERO_MAC
+        before = set(self.state['vlans'].get(op.link) or ()) if portless else None
         op.simulate(self.state)
+        if portless and set(self.state['vlans'].get(op.link) or ()) - before:
+            # A new default PVID the bridge takes itself (br_vlan.c __br_vlan_set_default_pvid() -> br_vlan_add()):
+            # refused on the zero MAC address like any VLAN of its own (found by the check-mode property test).
+            self.refused.append(op)
         self.ops.append(op)
 
     def to_list(self):
@@ -146,9 +152,10 @@ def bridge_mtu_target(have, want, name):
     return None
 
 
-def plan_links(plan, want, early_tables=()):
+def plan_links(plan, want, early_tables=(), late_options=()):
     """Phases 1-7.  ``early_tables``: bridges whose own VLAN table is set after the in-place changes and before
-    the releases, while a port still gives the bridge a MAC address (see make_plan())."""
+    the releases, while a port still gives the bridge a MAC address; ``late_options``: bridges whose option changes
+    wait until their new ports have joined (the old ones were deleted in phase 1: see make_plan())."""
     have = plan.have
     state = want['state']
     masters, deleted, conflicts, _released = model.membership(have, want)
@@ -197,11 +204,8 @@ def plan_links(plan, want, early_tables=()):
         if name not in have['links']:
             continue
         spec = bridges[name]
-        current = plan.state['bridges'][name]
-        options = dict((key, spec[key]) for key in ('vlan_filtering', 'stp', 'default_pvid')
-                       if spec.get(key) is not None and current.get(key) != spec[key])
-        if options:
-            plan.add(O.SetBridgeOptions(link=name, options=options))
+        if name not in late_options:
+            plan.add(_bridge_options(plan, name, spec))
         link = plan.state['links'][name]
         changes = {}
         if spec.get('mac') is not None and link.get('mac') != spec['mac']:
@@ -252,6 +256,9 @@ def plan_links(plan, want, early_tables=()):
     for link, master in joining:
         if master in plan.state['bridges']:
             plan.add(O.SetMaster(link=link, master=master, up=not plan.state['links'][link].get('up') or None))
+    for name in sorted(late_options):
+        if name in bridges and name in plan.state['bridges']:
+            plan.add(_bridge_options(plan, name, bridges[name]))
 
     # Phase 7: bridge MTUs (after their ports: the kernel re-derives an unpinned bridge MTU from its ports),
     # then links up.
@@ -280,6 +287,14 @@ def plan_links(plan, want, early_tables=()):
         uplink = spec.get('uplink')
         if uplink and uplink in plan.state['links'] and not plan.state['links'][uplink].get('up'):
             plan.add(O.SetUp(link=uplink, up=True))
+
+
+def _bridge_options(plan, name, spec):
+    """The in-place option change (vlan_filtering, stp, default_pvid) bridge ``name`` needs, or None."""
+    current = plan.state['bridges'][name]
+    options = dict((key, spec[key]) for key in ('vlan_filtering', 'stp', 'default_pvid')
+                   if spec.get(key) is not None and current.get(key) != spec[key])
+    return O.SetBridgeOptions(link=name, options=options) if options else None
 
 
 def _bridge_mtu(plan, have, want, bridges, name):
@@ -569,17 +584,19 @@ def interruptions(ops, have):
 
 def make_plan(have, want):
     """Plan everything ``want`` asks for.  Returns a Plan (ops + predicted state)."""
-    plan = _plan(have, want, ())
+    plan = _plan(have, want, (), ())
     if plan.refused:
         # A bridge whose last port leaves in this run loses its MAC address, and with it the kernel's consent to
-        # VLANs of its own: set its table while a port is still there.
-        plan = _plan(have, want, set(op.link for op in plan.refused))
+        # VLANs of its own: set its table while a port is still there; a new default PVID (the bridge takes it
+        # itself) after its new ports have joined, when its old ports were deleted.
+        plan = _plan(have, want, set(op.link for op in plan.refused if isinstance(op, O.SetVlans)),
+                     set(op.link for op in plan.refused if isinstance(op, O.SetBridgeOptions)))
     return plan
 
 
-def _plan(have, want, early_tables):
+def _plan(have, want, early_tables, late_options):
     plan = Plan(have)
-    plan_links(plan, want, early_tables)
+    plan_links(plan, want, early_tables, late_options)
     plan_vlans(plan, want)
     plan_l3(plan, want)
     return plan

@@ -526,23 +526,35 @@ def _check_trunks(errors, want, have, masters, deleted):
 def check_outcome(want, predicted):
     """Checks that need the planned end state: every gateway reachable, nothing on bond slaves."""
     errors = _Errors()
-    if want['state'] != 'deleted':
-        for key, route in sorted((want.get('routes') or {}).items()):
-            gateway = route.get('gateway')
-            if not gateway:
-                continue
-            field = want.get('route_fields', {}).get(key, 'routes')
-            address = ipaddress.ip_address(gateway)
-            if address.version == 6 and address.is_link_local:
-                continue
-            links = [route['interface']] if route.get('interface') else list(predicted['addresses'])
-            reachable = any(address in ipaddress.ip_interface(a).network
-                            for link in links for a in predicted['addresses'].get(link, {}))
-            if not reachable:
-                where = 'on %s' % route['interface'] if route.get('interface') else 'on any interface'
-                errors.add(field + '.gateway', 'gateway %s is not in the subnet of any address %s after this change;'
-                           ' add an address in its subnet or fix the gateway' % (gateway, where))
+    stated = {} if want['state'] == 'deleted' else want.get('routes') or {}
+    for key, route in sorted(stated.items()):
+        if not _gateway_reachable(route, predicted):
+            where = 'on %s' % route['interface'] if route.get('interface') else 'on any interface'
+            errors.add(want.get('route_fields', {}).get(key, 'routes') + '.gateway',
+                       'gateway %s is not in the subnet of any address %s after this change; add an address in its'
+                       ' subnet or fix the gateway' % (route['gateway'], where))
+    # A route the task does not state but keeps (moved onto a bridge with its uplink, say) must stay reachable
+    # too: the kernel refuses to add it back ("Nexthop has invalid gateway"; found by the check-mode property test).
+    for key, route in sorted(predicted['routes'].items()):
+        if key not in stated and not _gateway_reachable(route, predicted):
+            errors.add('addresses' if want.get('addresses') is not None else 'routes',
+                       'the route %s via %s on %s, which this task keeps, needs an address in the subnet of its'
+                       ' gateway on %s after this change and would have none; keep such an address, or state the'
+                       ' routes without it' % (route['dst'], route['gateway'], route.get('interface') or 'any link',
+                                               route.get('interface') or 'some link'))
     errors.raise_if_any()
+
+
+def _gateway_reachable(route, predicted):
+    gateway = route.get('gateway')
+    if not gateway:
+        return True
+    address = ipaddress.ip_address(gateway)
+    if address.version == 6 and address.is_link_local:
+        return True
+    links = [route['interface']] if route.get('interface') else list(predicted['addresses'])
+    return any(address in ipaddress.ip_interface(a).network
+               for link in links for a in predicted['addresses'].get(link, {}))
 
 
 def _cause(want, have, link, migrating):
@@ -603,6 +615,12 @@ def check_portless_bridge_tables(want, plan):
     that has no port before this run and gets none in it is left)."""
     errors = _Errors()
     for op in plan.refused:
+        if 'default_pvid' in getattr(op, 'options', {}):
+            errors.add('%s.default_pvid' % want.get('fields', {}).get(op.link, op.link),
+                       'the kernel refuses the default PVID %s on the bridge %s itself while it has no port and no MAC'
+                       ' address of its own (%s: a bridge gets it when its last port leaves); give it a port in this'
+                       ' task, or a MAC address (its mac option)' % (op.options['default_pvid'], op.link, ZERO_MAC))
+            continue
         errors.add(want.get('vlan_fields', {}).get(op.link, 'vlans'),
                    'the kernel refuses VLANs on the bridge %s itself while it has no port and no MAC address of its'
                    ' own (%s: a bridge gets it when its last port leaves); give it a port in this task, or a MAC'

@@ -150,6 +150,7 @@ def test_many_networks_prune_by_bridge_and_info(plain_cluster, plain_namespace, 
     assert api_rvs(plain_cluster) == rvs
 
     info, _log = call(plain_cluster, vlan_network_info_handler, INFO, namespace=ns)
+    assert info['flavor'] == 'plain'  # what the default_vlan role learns the flavor from
     found = dict((n['name'], n) for n in info['networks'])
     assert sorted(found) == ['native', 'other', 'trunk', 'vlan100']
     assert (found['vlan100']['network_type'], found['vlan100']['vlan_id'], found['vlan100']['bridge']) == \

@@ -151,7 +151,11 @@ def test_many_networks_one_list_and_prune(cluster, namespace, api_rvs):
     assert native['metadata']['labels']['network.harvesterhci.io/type'] == 'UntaggedNetwork'
 
     info, log = call(cluster, vlan_network_info_handler, INFO, namespace=namespace, cluster_network=cn)
-    assert len(info['networks']) == 16 and len(log) == 2
+    assert len(info['networks']) == 16 and info['flavor'] == 'harvester'
+    # one LIST; the discovery GETs of the NAD group and of Harvester's network group (the flavor it returns)
+    assert sorted(entry[1].split('?')[0] for entry in log) == sorted([
+        '/apis/k8s.cni.cncf.io/v1', '/apis/k8s.cni.cncf.io/v1/namespaces/%s/network-attachment-definitions' % namespace,
+        '/apis/network.harvesterhci.io/v1beta1']), log
     info, _unused = call(cluster, vlan_network_info_handler, INFO, namespace=namespace, name='keep')
     assert info['networks'][0]['cluster_network'] == other_cn and info['networks'][0]['vlan_id'] == 10
 

@@ -64,7 +64,7 @@ class Node:
         return witness.snapshot(self.ns.name, reader=self.reader())
 
     def settled(self):
-        return witness.settled(self.ns.name)  # one-shot reads: see witness.settled
+        return witness.settled(self.ns.name, reader=self.reader())
 
     def run(self, module, params, check=False):
         """Run a module through the engine's Python API (argument spec included); returns the result."""

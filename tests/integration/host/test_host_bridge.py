@@ -1,6 +1,7 @@
 """host_bridge on the real kernel: Harvester's bridge, MTU following the uplink, migration of addresses."""
 
 import json
+import time
 
 import pytest
 
@@ -166,3 +167,28 @@ def test_changes_that_would_drop_other_routes_are_refused(node):
     error = node.fail('host_network', {'state': 'overridden', 'probes': {'enabled': False},
                                        'addresses': [{'interface': 'eth4', 'address': '192.168.122.10/24'}]})
     assert all(e.startswith('addresses: ip -4 route add 10.') for e in error.result['errors'])
+
+
+def test_migrate_under_a_tcp_session(node, tmp_path):
+    """Issue 15, change 5 on the real kernel: a TCP session from the switch to the node's management address keeps
+    flowing on its one socket while the address and routes move onto harvester-br0 (the lab's session witness,
+    lab/traffic.py: the server accepted one connection, from the client's port; echoes before and after)."""
+    from lab import traffic  # pylint: disable=import-outside-toplevel
+    node.switch.ip('addr', 'add', '192.168.122.1/24', 'dev', 'sw-eth4')
+    node.ns.ip('addr', 'add', '192.168.122.10/24', 'dev', 'eth4')
+    node.ns.ip('route', 'add', 'default', 'via', '192.168.122.1')
+    plan = {'dir': str(tmp_path / 'traffic'), 'interval': 0.01, 'flows': [],
+            'sessions': [{'id': 'mgmt', 'server_netns': node.ns.name, 'client_netns': node.switch.name,
+                          'address': '192.168.122.10', 'port': 7070}]}
+    started = traffic.start(plan)
+    assert started['not_ready'] == [], started
+    before = time.time()
+    # one run (its idempotence and settling are test_migrate_management_addresses'): the claim here is the session
+    assert node.run('host_bridge', {'name': 'harvester-br0', 'uplink': 'eth4', 'migrate': True})['changed']
+    after = time.time()
+    assert node.addresses('harvester-br0') == ['192.168.122.10/24'] and node.addresses('eth4') == []
+    time.sleep(1.0)
+    plan['marks'] = {'before': before, 'after': after}
+    got = traffic.stop(plan)['sessions']['mgmt']
+    assert got['survived'], got
+    assert got['accepted'] == 1 and got['peer'] == got['local'] and got['bytes_before'] > 0 and got['bytes_after'] > 0

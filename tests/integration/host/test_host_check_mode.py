@@ -11,6 +11,8 @@ import subprocess
 
 from hypothesis import HealthCheck, Phase, assume, example as explicit, given, settings
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import providers as hypothesis_providers
+from hypothesis.internal.constants_ast import Constants
 
 import witness
 from host_support import Node, enter_netns
@@ -66,9 +68,53 @@ PORTLESS_BRIDGE_TABLE = (
      'routes': [{'dst': '172.16.1.0/24', 'gateway': '10.1.0.254', 'interface': 'br0', 'metric': 100}]})
 
 
+# Regressions (found by this test in session 6, on example sets other than CI's): each pair is run as the property
+# test runs an example (test_findings_agree_with_the_kernel).
+# 1. An 802.3ad bond under br0, then the bond in broadcast mode with ARP monitoring and no slaves, br0 not stated:
+#    check mode listed bo0 as a port of br0 (the model cannot know br0's re-derived MTU); it stays the uplink.
+# 2. br0's only port (an ARP-monitored bond without slaves) deleted while br0 becomes VLAN-filtering with default
+#    PVID 1 and new ports: the default PVID went to the portless bridge (zero MAC: EINVAL) and the run rolled back;
+#    it is set once the new ports have joined.
+# 3. eth4 (with a route via 10.2.0.254) becomes the uplink of a new bridge while no address is left: the route was
+#    re-added and refused by the kernel ("Nexthop has invalid gateway"); now refused alike up front, naming why.
+FINDINGS = (
+    ({'state': 'replaced', 'probes': {'enabled': False},
+      'bonds': [{'name': 'bo0', 'mode': '802.3ad', 'slaves': ['eth1', 'eth2'], 'mtu': 4000, 'lacp_rate': 'fast',
+                 'xmit_hash_policy': 'layer2'}],
+      'bridges': [{'name': 'br0', 'vlan_filtering': True, 'default_pvid': 1, 'stp': False, 'promisc': True,
+                   'uplink': 'bo0', 'ports': []}],
+      'vlans': [{'port': 'bo0', 'bridge': 'br0', 'vids': ['1338-1339'], 'pvid': 0},
+                {'port': 'br0', 'bridge': 'br0', 'vids': ['3950-3992'], 'pvid': 200}],
+      'addresses': [{'interface': 'br0', 'address': '10.1.0.2/24'}]},
+     {'state': 'replaced', 'probes': {'enabled': False},
+      'bonds': [{'name': 'bo0', 'mode': 'broadcast', 'slaves': [], 'mtu': 1500, 'miimon': 0, 'arp_interval': 100,
+                 'arp_ip_target': ['10.1.0.1']}],
+      'bridges': [], 'vlans': []}),
+    ({'state': 'overridden', 'probes': {'enabled': False},
+      'bonds': [{'name': 'bo0', 'mode': 'balance-xor', 'slaves': [], 'miimon': 0, 'arp_interval': 100,
+                 'arp_ip_target': ['10.1.0.7', '10.1.0.1'], 'xmit_hash_policy': 'layer2+3'}],
+      'bridges': [{'name': 'br0', 'vlan_filtering': False, 'default_pvid': 0, 'stp': False, 'promisc': False,
+                   'uplink': 'bo0', 'ports': [], 'mtu': 1500}],
+      'vlans': [], 'routes': []},
+     {'state': 'overridden', 'probes': {'enabled': False}, 'bonds': [],
+      'bridges': [{'name': 'br0', 'vlan_filtering': True, 'default_pvid': 1, 'stp': False, 'promisc': False,
+                   'uplink': 'eth3', 'ports': ['vm1'], 'mtu': 1500}],
+      'vlans': []}),
+    ({'state': 'overridden', 'probes': {'enabled': False}, 'bonds': [], 'bridges': [], 'vlans': [],
+      'addresses': [{'interface': 'eth4', 'address': '10.2.0.2/24'}],
+      'routes': [{'dst': '172.16.2.0/24', 'gateway': '10.2.0.254', 'interface': 'eth4', 'metric': 100}]},
+     {'state': 'overridden', 'probes': {'enabled': False}, 'bonds': [],
+      'bridges': [{'name': 'br1', 'vlan_filtering': True, 'default_pvid': 1, 'stp': False, 'promisc': False,
+                   'uplink': 'eth4', 'ports': []}],
+      'vlans': [], 'addresses': []}),
+)
+
+
 class Scratch:
-    """A throw-away namespace per example (the fixtures' namespaces live for the whole test); ``snapshot()`` reads
-    it through a ``witness.Reader`` (the property test's example function does not: see README, session 6)."""
+    """A throw-away namespace per example (the fixtures' namespaces live for the whole test); ``snapshot()`` and
+    ``settled()`` read it through a ``witness.Reader``; the property test's example function, which calls
+    ``witness.settled`` and ``witness.snapshot`` by name (its source stays as it is: hypothesis derives its examples
+    from it), reads through the Reader ``witness.settled`` keeps, and one-shot."""
 
     counter = 0
 
@@ -96,13 +142,16 @@ class Scratch:
         return self
 
     def settled(self):
-        return witness.settled(self.name)  # one-shot reads: see witness.settled
+        return witness.settled(self.name, reader=self._reader())
 
     def snapshot(self):
-        """Through the namespace's Reader, started on the first call."""
+        return witness.snapshot(self.name, reader=self._reader())
+
+    def _reader(self):
+        """The namespace's Reader, started on the first read."""
         if self.reader is None:
             self.reader = witness.Reader(self.name)
-        return witness.snapshot(self.name, reader=self.reader)
+        return self.reader
 
     def enter(self):
         return enter_netns(self.name)
@@ -110,6 +159,7 @@ class Scratch:
     def __exit__(self, *exc):
         if self.reader:
             self.reader.close()
+        witness.forget(self.name)  # the Reader witness.settled() kept (the example function calls it by name)
         subprocess.run(['ip', 'netns', 'del', self.name], check=False)
 
 
@@ -154,8 +204,22 @@ def witnessed(module, params, after, snap):
     return witness.bridge_differences(after, snap)
 
 
-def test_check_mode_predicts_real_runs(tmp_path):
+def pin_examples(monkeypatch):
+    """Make the derandomized example set depend on this file and the strategies alone.  Hypothesis (6.1xx) mixes
+    into its draws the literal constants of every local module imported so far (providers._get_local_constants():
+    each integer draw takes one of them in bounds with probability 0.05), so any edit of the engine, the testbeds or
+    another test file, and which test files ran before in the same session, drew another set: the set CI ran (the
+    whole host phase) was not the one this file alone ran (session 6).  With no local constants the set is the same
+    everywhere (hypothesis is pinned in requirements-test.txt; this private hook is checked to exist)."""
+    assert callable(getattr(hypothesis_providers, '_get_local_constants', None)), \
+        'hypothesis changed: find how it draws local constants now (requirements-test.txt pins it)'
+    monkeypatch.setattr(hypothesis_providers, '_get_local_constants', Constants)
+    hypothesis_providers.CONSTANTS_CACHE.cache.clear()
+
+
+def test_check_mode_predicts_real_runs(tmp_path, monkeypatch):
     counts = {'examples': 0, 'changed': 0, 'operations': 0, 'refused': 0}
+    pin_examples(monkeypatch)
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               phases=[Phase.explicit, Phase.generate],  # no shrinking: each step costs seconds under TCG
@@ -186,10 +250,41 @@ def test_check_mode_predicts_real_runs(tmp_path):
             counts['changed'] += bool(real['changed'])
             counts['operations'] += len(real.get('plan', []))
 
-    example()
-    assert counts["changed"] >= 40, counts
+    try:
+        example()
+    finally:
+        hypothesis_providers.CONSTANTS_CACHE.cache.clear()  # drawn without local constants: not for other tests
+    # The pinned set (pin_examples) changes the node in 36 of its 76 examples (session 7, the real kernel; 16 are
+    # refused alike): a floor just below, so that strategies drifting towards no-ops fail here instead of passing.
+    assert counts["changed"] >= 35, counts
     print('check-mode accuracy: %(examples)d configurations, %(refused)d refused alike by check mode and the real'
-          ' run, %(changed)d changed, %(operations)d operations' % counts)
+          ' run, %(changed)d changed, %(operations)d operations' % counts, '(witness reads: %s)' % witness.STATS)
+
+
+def test_findings_agree_with_the_kernel(tmp_path):
+    """FINDINGS, each as the property test runs an example: check mode and the real run accept alike (same plan,
+    same end state, which the witness sees; a second run changes nothing) or refuse alike with the same message,
+    which for the route of finding 3 names what to fix."""
+    counts = {'refused': 0}
+    for first, second in FINDINGS:
+        with Scratch() as scratch:
+            node = Node(scratch, None, tmp_path)
+            assert check_then_real(node, 'host_network', first, counts) != (None, None)
+            before = scratch.settled()
+            predicted, real = check_then_real(node, 'host_network', second, counts)
+            if real is None:
+                assert witness.differences(before, scratch.snapshot()) == []
+                message = str(node.fail('host_network', second, check=True))
+                assert 'the route 172.16.2.0/24 via 10.2.0.254 on eth4, which this task keeps, needs an address' \
+                    in message, message
+                continue
+            assert real['changed'] and real.get('plan', []) == predicted.get('plan', [])
+            assert unknown_free(predicted.get('after'), real.get('after')), (predicted.get('after'), real.get('after'))
+            seen = scratch.settled()
+            assert witnessed('host_network', second, predicted.get('after'), seen) == []
+            assert node.run('host_network', second)['changed'] is False
+            assert witness.differences(seen, scratch.snapshot()) == []
+    assert counts['refused'] == 1, counts
 
 
 def test_bridge_losing_its_last_port_keeps_its_own_table_and_then_refuses_more(tmp_path):

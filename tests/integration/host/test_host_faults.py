@@ -170,8 +170,8 @@ def test_error_at_every_request_rolls_back_exactly(node):
                      'del_other_route'}, kinds
     assert witness.config_differences(result['after'], node.snapshot()) == []
     print('fault matrix: %d requests, %d operations (%s), a netlink error at each: all rolled back exactly'
-          ' (failing runs %.1f s, witness snapshots %.1f s)'
-          % (k - 1, len(plan), ', '.join(sorted(kinds)), spent['run'], spent['witness']))
+          ' (failing runs %.1f s, witness snapshots %.1f s; witness reads since the session began: %s)'
+          % (k - 1, len(plan), ', '.join(sorted(kinds)), spent['run'], spent['witness'], witness.STATS))
 
 
 def killed_before(node, request):
@@ -270,8 +270,8 @@ def test_kill_before_every_request_then_the_next_run_repairs(node):
         assert not os.path.exists(node.paths.inflight_file), 'killed before request %d: record kept' % request
     assert restored, 'no kill fell inside the migration: the converge no longer moves routes'
     print('killed before request r of %d (%d operations), r:operations the next run did: %s; routes the kill had'
-          ' removed and the next run put back: %s (%.0f s)'
-          % (count, len(plan), ' '.join(repaired), ' '.join(restored), time.monotonic() - began))
+          ' removed and the next run put back: %s (%.0f s; witness reads since the session began: %s)'
+          % (count, len(plan), ' '.join(repaired), ' '.join(restored), time.monotonic() - began, witness.STATS))
 
 
 def test_concurrent_change_between_read_and_write_is_reported(node):

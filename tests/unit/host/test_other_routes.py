@@ -101,3 +101,27 @@ def test_unaffected_changes_pass():
         plan = make_plan(have, want)
         validate.check_other_routes(want, plan)
         assert sorted(plan.state['other_routes']) == sorted(have['other_routes'])
+
+
+def test_a_kept_route_whose_gateway_loses_its_subnet_is_refused_before_anything_changes():
+    """Found by the check-mode property test (session 6): eth4 becomes the uplink of a new bridge br1 and the task
+    leaves no address anywhere, but keeps eth4's route via 10.2.0.254 (on eth4, or moved onto br1 by the migration):
+    the planner re-added it after the address went and the kernel refused ("Nexthop has invalid gateway"), so the
+    real run rolled back after check mode had accepted it.  Now both refuse it before anything changes."""
+    have = (Node().nic('eth4').address('eth4', '10.2.0.2/24')
+            .route('172.16.2.0/24', gateway='10.2.0.254', interface='eth4', metric=100).state)
+    for migrate, link in ((False, 'eth4'), (True, 'br1')):
+        params = {'state': 'overridden', 'bridges': [{'name': 'br1', 'uplink': 'eth4', 'migrate': migrate}],
+                  'addresses': []}
+        want = engine.build_want('host_network', engine.check_params('host_network', params))
+        with pytest.raises(validate.ValidationError) as info:
+            validate.checked_plan(have, want)
+        assert info.value.errors == [
+            'addresses: the route 172.16.2.0/24 via 10.2.0.254 on %s, which this task keeps, needs an address in the'
+            ' subnet of its gateway on %s after this change and would have none; keep such an address, or state the'
+            ' routes without it' % (link, link)]
+    # the address stated on the bridge: accepted, the route moves with eth4
+    params['addresses'] = [{'interface': 'br1', 'address': '10.2.0.2/24'}]
+    want = engine.build_want('host_network', engine.check_params('host_network', params))
+    plan = validate.checked_plan(have, want)
+    assert plan.state['routes'][('172.16.2.0/24', 100)]['interface'] == 'br1'

@@ -77,3 +77,31 @@ def test_the_engine_names_the_field():
     with pytest.raises(validate.ValidationError) as caught:
         validate.checked_plan(node, want_)
     assert caught.value.errors[0].startswith('vlans[0]: the kernel refuses VLANs on the bridge br1 itself')
+
+
+def test_a_new_default_pvid_waits_for_the_new_ports_when_the_old_uplink_is_deleted():
+    """Found by the check-mode property test (session 7): br0's only port, the bond bo0, is deleted in this run and
+    br0 becomes VLAN-filtering with default PVID 1 and new ports.  Set right after the deletion, the default PVID
+    went to a bridge with the zero MAC (the kernel's EINVAL); it is set once eth3 and vm1 have joined."""
+    node = Node().bond('bo0').nic('eth3').nic('vm1', up=False).bridge(
+        'br0', ports=['bo0'], vlan_filtering=False, default_pvid=0).state
+    node['links']['br0']['mac'] = node['links']['bo0']['mac']
+    desired = want(state='overridden', bonds={}, bridges={'br0': bridge_spec(uplink='eth3', ports=['vm1'])})
+    plan = make_plan(node, desired)
+    assert plan.refused == []
+    sequence = commands(plan)
+    assert sequence.index('ip link del bo0') < sequence.index('ip link set eth3 master br0') \
+        < sequence.index('ip link set br0 type bridge vlan_default_pvid 1 vlan_filtering 1'), sequence
+    assert commands(make_plan(plan.state, desired)) == []
+
+
+def test_a_new_default_pvid_on_a_bridge_left_without_ports_is_refused_naming_the_field():
+    node = Node().bond('bo0').bridge('br0', ports=['bo0'], vlan_filtering=False, default_pvid=0).state
+    node['links']['br0']['mac'] = node['links']['bo0']['mac']
+    desired = want(state='overridden', bonds={}, bridges={'br0': bridge_spec(ports=[])}, fields={'br0': 'bridges[0]'})
+    with pytest.raises(validate.ValidationError) as caught:
+        validate.checked_plan(node, desired)
+    assert caught.value.errors == [
+        'bridges[0].default_pvid: the kernel refuses the default PVID 1 on the bridge br0 itself while it has no port'
+        ' and no MAC address of its own (00:00:00:00:00:00: a bridge gets it when its last port leaves); give it a'
+        ' port in this task, or a MAC address (its mac option)']

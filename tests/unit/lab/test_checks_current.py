@@ -3,7 +3,7 @@ probes the trunk row runs (the rows themselves are proven by the lab phase, test
 
 import ipaddress
 
-from lab import checks, checks_current
+from lab import checks, checks_current, report
 from lab.config import World
 from lab.vms import nic_vlans
 
@@ -17,6 +17,33 @@ def test_rows_follow_the_vars():
     assert checks_current.row_ids(current) == [row_id for row_id, _title in checks.ROWS]
     current.site['harvester_ip_pools'] = [{'name': 'gone', 'state': 'absent'}]
     assert 'ip_pool' not in checks_current.row_ids(current)
+
+
+def test_plain_profile_rows_and_report():
+    """The plain profile keeps the site's storage network and IP pool in its vars (site.yml skips them, saying so):
+    their rows exist and are n/a there, never failed, and the report's result counts them as such."""
+    plain = World('plain')
+    assert checks_current.applicable(plain) == {'storage_network', 'trunk', 'ip_pool'}
+    assert set(checks_current.NEEDS_HARVESTER) == {'storage_network', 'ip_pool'}
+    assert all(not item.get('route') for item in plain.site['harvester_vlan_networks'])  # refused on plain
+
+    class Served:  # the one read not_applicable_row makes: the API group's discovery (None: 404)
+        def __init__(self, answer):
+            self.answer = answer
+
+        def served(self, _group, _version):
+            return self.answer
+
+    row = checks_current.not_applicable_row('ip_pool', Served(None))
+    assert (row.status, row.reason.startswith('n/a on plain (needs Harvester: ')) == ('N/A', True)
+    assert row.evidence == ['ok   GET /apis/loadbalancer.harvesterhci.io/v1beta1: not served (404)']
+    assert checks_current.not_applicable_row('ip_pool', Served({'ippools'})).status == 'FAIL'
+    rows = [{'id': 'converge', 'status': 'PASS'}, row.as_dict()]
+    summary = report.build(rows, [], {})['summary']
+    assert (summary['result'], summary['passed'], summary['failed'], summary['na']) == ('PASS', 1, 0, 1)
+    assert report.build([row.as_dict()], [], {})['summary']['result'] == 'FAIL'  # nothing proven at all
+    rows[0]['status'] = 'FAIL'
+    assert report.build(rows, [], {})['summary']['result'] == 'FAIL'
 
 
 def test_trunk_vids_and_storage_value():

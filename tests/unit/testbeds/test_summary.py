@@ -57,7 +57,10 @@ def test_a_phase_without_junit_is_named_and_counted(junit, tmp_path):
     code, out = run_summary(tmp_path, '--phases', 'unit host', '--failed', 'host')
     assert code == 1
     assert 'phase host: no JUnit file host-selftest.xml' in out and 'phase host: no JUnit file host.xml' in out
-    assert 'phase host: no JUnit file host-reboot.xml' in out and 'phase host: no JUnit file host-b.xml' in out
+    assert 'phase host: no JUnit file host-reboot.xml' in out and 'host-b.xml' not in out  # no second session asked
+    assert out.splitlines()[-1] == 'total: 2 passed, 3 failed, 1 skipped'
+    code, out = run_summary(tmp_path, '--phases', 'unit host host-b', '--failed', 'host')
+    assert code == 1 and 'phase host-b: no JUnit file host-b.xml' in out
     assert out.splitlines()[-1] == 'total: 2 passed, 4 failed, 1 skipped'
 
 
@@ -76,10 +79,11 @@ def test_a_failed_phase_whose_junit_says_passed_counts_as_failed(junit, tmp_path
     (tmp_path / 'host-selftest.xml').write_bytes((junit / 'passing.xml').read_bytes())
     (tmp_path / 'host-reboot.xml').write_bytes((junit / 'passing.xml').read_bytes())
     (tmp_path / 'host-b.xml').write_bytes((junit / 'passing.xml').read_bytes())
-    code, out = run_summary(tmp_path, '--phases', 'host', '--failed', 'host-selftest')
+    code, out = run_summary(tmp_path, '--phases', 'host host-b', '--failed', 'host-selftest host-b')
     assert code == 1
     assert 'phase host-selftest: exited non-zero, but its JUnit files record no failure' in out
-    assert out.splitlines()[-1] == 'total: 8 passed, 1 failed, 4 skipped'
+    assert 'phase host-b: exited non-zero, but its JUnit files record no failure' in out
+    assert out.splitlines()[-1] == 'total: 8 passed, 2 failed, 4 skipped'
 
 
 def test_recorded_failures_are_not_counted_twice(junit, tmp_path):
