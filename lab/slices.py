@@ -1,5 +1,5 @@
 """``python -m lab slices`` (``make lab-slices``): playbooks/site.yml run the way AWX job slicing runs it, proven
-against one unsliced run on a fresh lab each.
+against the unsliced converge of the same fresh lab.
 
 AWX slices a job template with ``job_slice_count`` N into N jobs; job K gets a pared-down inventory: the enabled
 hosts ordered by name, every N-th one from the K-th (``hosts[K-1::N]``), every group kept (empty ones too, with
@@ -9,20 +9,21 @@ their vars), host vars only for its hosts (ansible/awx awx/main/models/inventory
 that inventory from the lab's (``ansible-inventory --list --export``) and hands it to ansible-runner as an inventory
 script, as AWX does.
 
-Runs, each on a fresh lab (new etcd and kube-apiserver, new namespaces):
+On one fresh lab (new etcd and kube-apiserver, new namespaces), the layout docs/awx.md recommends:
 
-A. unsliced: one ansible-runner job of site.yml with the whole inventory (``job_slice_count`` 1);
-B. the layout docs/awx.md recommends, an AWX workflow: job 1 is site.yml limited to the cluster host
-   (``--limit harvester_cluster``); then site.yml sliced in N (default 4) jobs at once; then the sliced jobs again
-   (the scheduled no-op re-run).
+A. the first converge: one ansible-runner job of site.yml with the whole inventory (the unsliced "site" template);
+B. drift (one VLAN taken off a bridge port's trunk on every node with iproute2, one IP pool deleted over REST),
+   then the "reconcile" template: site.yml in N (default 4) slice jobs at once, AWX's partition of the inventory;
+   then the slices again (the next scheduled run, nothing to do).
 
 The witness is not the playbook: every request of the cluster modules goes through the recording proxy
 (testbeds/cluster/proxy.py), so the writes per object are counted by what reached the server; the end state is a
 separate LIST of every kind of the site's API groups over the bed's own REST client, and ``ip -j`` / ``bridge -j``
-in each node (lab.bed.Namespace.snapshot). Proven: B writes no object more often than A (no duplicate cluster
-writes), every node ran its node stages in exactly one slice, the end states of A and B are the same, and the
-re-run of B writes nothing and changes nothing. The result goes to ``<lab home>/slices.json`` and, with
-``--write FILE``, into the "Sliced site.yml" section of FILE (docs/benchmarks.md).
+in each node (lab.bed.Namespace.snapshot). Proven: every slice succeeds, the cluster host is in exactly one slice,
+every node ran its node stages in exactly one slice and that slice repaired it, no cluster object was written twice
+and the deleted IP pool was created once, the end state after B equals A's, and the re-run writes nothing and
+changes nothing. The result goes to ``<lab home>/slices.json`` and, with ``--write FILE``, into the "Sliced
+site.yml" section of FILE (docs/benchmarks.md).
 """
 
 import argparse
@@ -272,101 +273,131 @@ def _diff(left, right, limit=12):
     return [key for key in keys if left.get(key) != right.get(key)][:limit]
 
 
+def drift(site, state):
+    """Undo a little of what the converge made, the way a site drifts between scheduled runs: on every node one VLAN
+    of a bridge port's trunk (``bridge vlan del``; the first port, by name, with a VID other than 1), and in the
+    cluster one IP pool deleted (an object no node stage reads, so the slices do not race over it). Done beside
+    the playbook (iproute2 in the node, the bed's own REST client), not through the proxy. Returns what was undone."""
+    undone = {'nodes': {}, 'api': []}
+    for name, node in sorted(site.bed.nodes.items()):
+        links = node.links()
+        picked = None
+        for port, table in sorted(node.vlans().items()):
+            vids = sorted(vid for vid in table if vid != 1)
+            if vids and links.get(port, {}).get('master'):  # a bridge port, not the bridge itself
+                picked = (port, vids[0])
+                break
+        if picked is None:
+            raise RuntimeError('drift: node %s has no bridge port with a VLAN other than 1 to take away' % name)
+        node.bridge('vlan', 'del', 'vid', str(picked[1]), 'dev', picked[0])
+        undone['nodes'][name] = {'port': picked[0], 'vid': picked[1]}
+    pools = sorted(key for key in state['api'] if key.startswith('ippools/'))
+    if not pools:
+        raise RuntimeError('drift: the converged site has no IP pool to delete (lab vars: harvester_ip_pools)')
+    _kind, _namespace, pool = pools[0].split('/', 2)
+    version = state['api'][pools[0]]['apiVersion']
+    status, body = site.rest.request('DELETE', '/apis/%s/ippools/%s' % (version, pool))
+    if status not in (200, 202):
+        raise RuntimeError('drift: DELETE of IP pool %s answered %s: %s' % (pool, status, body))
+    undone['api'].append(pools[0])
+    return undone
+
+
 def run(home, count=4, keep=False, save=None):  # pylint: disable=too-many-locals,too-many-statements
-    """Runs A and B (see the module docstring); returns the result document."""
+    """The layout docs/awx.md recommends, on one fresh lab (see the module docstring); returns the result document."""
     world = World()
     exported = export_inventory()
     result = {'slices': count, 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z'), 'runs': {}, 'checks': []}
     site = Site(home, world)
+
+    def check(name, ok, evidence):
+        result['checks'].append({'check': name, 'result': 'PASS' if ok else 'FAIL', 'evidence': evidence})
+        progress('slices: %s %s: %s' % ('PASS' if ok else 'FAIL', name, evidence))
+
+    def sliced(label, workflow):
+        started = time.monotonic()
+        jobs = _parallel([('%s%d' % (label, number),
+                           (lambda n=number, inv=inventory: site.job('%s%d' % (label, n), inv, workflow=workflow)))
+                          for number, (_hosts, inventory) in enumerate(partitions, start=1)])
+        for job, (hosts, _inventory) in zip(jobs, partitions):
+            job['slice_hosts'] = hosts
+        return jobs, time.monotonic() - started
+
     try:
-        # A: unsliced
-        progress('slices: run A, unsliced: a fresh lab')
-        up_a = site.up()
+        # A: the first converge, unsliced (the "site" template)
+        progress('slices: a fresh lab, then site.yml unsliced (the first converge)')
+        up = site.up()
         _hosts, whole = awx_inventory(exported, 1, 1)
-        job = site.job('unsliced', whole)
+        job = site.job('converge', whole)
         if _failed(job):
-            raise RuntimeError('the unsliced run failed: %s\n%s' % (job['status'], job['output_tail']))
+            raise RuntimeError('the unsliced converge failed: %s\n%s' % (job['status'], job['output_tail']))
         state_a = site.snapshot()
         writes_a = writes(site.proxy)
-        result['runs']['A'] = {'lab_up_seconds': round(up_a, 1), 'jobs': [job], 'writes': sum(writes_a.values()),
+        result['runs']['A'] = {'lab_up_seconds': round(up, 1), 'jobs': [job], 'writes': sum(writes_a.values()),
                                'requests': len(site.proxy.requests)}
-        site.down()
+        if save:
+            save(result)
 
-        # B: the workflow: the cluster job, then the sliced jobs at once, then the sliced jobs again
-        progress('slices: run B, the cluster job then %d slices: a fresh lab' % count)
-        up_b = site.up()
-        cluster_job = site.job('cluster', whole, limit=CLUSTER_GROUP, workflow=1)
-        if _failed(cluster_job):
-            raise RuntimeError('the cluster job failed: %s\n%s' % (cluster_job['status'], cluster_job['output_tail']))
+        # B: drift, then the "reconcile" template: site.yml in COUNT slices at once
         partitions = [awx_inventory(exported, number, count) for number in range(1, count + 1)]
-        started = time.monotonic()
-        slice_jobs = _parallel([('slice%d' % number,
-                                 (lambda n=number, inv=inventory: site.job('slice%d' % n, inv, workflow=1)))
-                                for number, (_hosts, inventory) in enumerate(partitions, start=1)])
-        sliced_seconds = time.monotonic() - started
-        for job, (hosts, _inventory) in zip(slice_jobs, partitions):
-            job['slice_hosts'] = hosts
+        undone = drift(site, state_a)
+        result['drift'] = undone
+        progress('slices: drift %s; then site.yml in %d slices at once (the reconcile)' % (undone, count))
+        site.proxy.clear()
+        slice_jobs, seconds = sliced('slice', 1)
         state_b = site.snapshot()
         writes_b = writes(site.proxy)
-        requests_b = len(site.proxy.requests)
-        result['runs']['B'] = {'lab_up_seconds': round(up_b, 1), 'jobs': [cluster_job] + slice_jobs,
-                               'slices_wall_seconds': round(sliced_seconds, 1), 'writes': sum(writes_b.values()),
-                               'requests': requests_b}
-
-        # the checks
-        def check(name, ok, evidence):
-            result['checks'].append({'check': name, 'result': 'PASS' if ok else 'FAIL', 'evidence': evidence})
-            progress('slices: %s %s: %s' % ('PASS' if ok else 'FAIL', name, evidence))
-
+        result['runs']['B'] = {'jobs': slice_jobs, 'slices_wall_seconds': round(seconds, 1),
+                               'writes': sum(writes_b.values()), 'requests': len(site.proxy.requests)}
         failed = [job['name'] for job in slice_jobs if _failed(job)]
-        check('every job of the workflow succeeded', not failed, 'failed: %s' % (failed or 'none'))
-        objects_a = collections.Counter()
-        for key, number in writes_a.items():
-            objects_a[_object_path(key)] += number
-        objects_b = collections.Counter()
-        for key, number in writes_b.items():
-            objects_b[_object_path(key)] += number
-        result['written_objects'] = {'A': dict(objects_a), 'B': dict(objects_b)}
-        more = dict((path, (objects_a.get(path, 0), number)) for path, number in objects_b.items()
-                    if number > objects_a.get(path, 0))
-        check('no object written more often sliced than unsliced (writes through the proxy)', not more,
-              'writes A %d, B %d on %d objects; written more often in B: %s'
-              % (sum(writes_a.values()), sum(writes_b.values()), len(objects_b), more or 'none'))
-        per_node = dict((node, [job['name'] for job in slice_jobs if job['node_tasks'].get(node)])
-                        for node in world.node_names)
-        check('every node ran its node stages in exactly one slice',
-              all(len(names) == 1 for names in per_node.values()), 'node: slices that ran tasks on it: %s' % per_node)
+        check('every slice of the reconcile succeeded', not failed, 'failed: %s' % (failed or 'none'))
         cluster_hosts = set((exported.get(CLUSTER_GROUP) or {}).get('hosts') or [])
         cluster_slices = [job['name'] for job in slice_jobs if cluster_hosts & set(job['slice_hosts'])]
         check('the cluster host is in exactly one slice', len(cluster_hosts) == 1 and len(cluster_slices) == 1,
               'group %s: %s; slices holding it: %s' % (CLUSTER_GROUP, sorted(cluster_hosts), cluster_slices))
+        per_node = dict((node, [job['name'] for job in slice_jobs if job['node_tasks'].get(node)])
+                        for node in world.node_names)
+        repaired = dict((node, [job['name'] for job in slice_jobs
+                                if (job['hosts'].get(node) or {}).get('changed')]) for node in world.node_names)
+        check('every node ran its node stages in exactly one slice, which repaired its trunk',
+              all(len(names) == 1 for names in per_node.values()) and repaired == per_node,
+              'slices that ran tasks on each node: %s; that changed it: %s' % (per_node, repaired))
+        objects = collections.Counter()
+        for key, number in writes_b.items():
+            objects[_object_path(key)] += number
+        twice = dict((path, number) for path, number in objects.items() if number > 1)
+        pool = undone['api'][0].split('/', 2)[2]
+        pool_writes = sum(number for path, number in objects.items()
+                          if path.split('?')[0].endswith(('/ippools', '/ippools/%s' % pool)))
+        result['written_objects'] = dict(objects)
+        check('no cluster object written twice; the deleted IP pool created once (writes through the proxy)',
+              not twice and pool_writes == 1,
+              'writes %d on %d objects: %s; written more than once: %s'
+              % (sum(writes_b.values()), len(objects), sorted(objects), twice or 'none'))
         api_diff = _diff(state_a['api'], state_b['api'])
         nodes_diff = _diff(state_a['nodes'], state_b['nodes'])
-        check('the same end state as the unsliced run (LIST of every kind; ip -j and bridge -j on each node)',
+        check('the same end state as the unsliced converge (LIST of every kind; ip -j and bridge -j on each node)',
               not api_diff and not nodes_diff,
               '%d API objects, %d nodes; differing: %s'
               % (len(state_a['api']), len(state_a['nodes']), (api_diff + nodes_diff) or 'none'))
         if save:
             save(result)  # the re-run may be cut short: what is proven so far is kept
 
+        # the next scheduled reconcile: nothing to do
         site.proxy.clear()
-        progress('slices: run B again (the no-op re-run), %d slices' % count)
-        started = time.monotonic()
-        rerun_jobs = _parallel([('rerun%d' % number,
-                                 (lambda n=number, inv=inventory: site.job('rerun%d' % n, inv, workflow=2)))
-                                for number, (_hosts, inventory) in enumerate(partitions, start=1)])
-        rerun_seconds = time.monotonic() - started
+        progress('slices: the reconcile again (no-op), %d slices' % count)
+        rerun_jobs, seconds = sliced('rerun', 2)
         state_rerun = site.snapshot()
         writes_rerun = writes(site.proxy)
-        result['runs']['B rerun'] = {'jobs': rerun_jobs, 'slices_wall_seconds': round(rerun_seconds, 1),
+        result['runs']['B rerun'] = {'jobs': rerun_jobs, 'slices_wall_seconds': round(seconds, 1),
                                      'writes': sum(writes_rerun.values()), 'requests': len(site.proxy.requests)}
         changed = dict((job['name'], sum(stats.get('changed', 0) for stats in job['hosts'].values()))
                        for job in rerun_jobs)
         failed = [job['name'] for job in rerun_jobs if _failed(job)]
         check('the sliced re-run succeeds, writes nothing and changes nothing',
               not failed and not writes_rerun and not any(changed.values()) and state_rerun == state_b,
-              'failed: %s; writes %d, changed per job %s, end state %s'
-              % (failed or 'none', sum(writes_rerun.values()), changed,
+              'failed: %s; writes %d (%s), changed per job %s, end state %s'
+              % (failed or 'none', sum(writes_rerun.values()), sorted(writes_rerun) or 'none', changed,
                  'unchanged' if state_rerun == state_b else 'CHANGED'))
     finally:
         if not keep:
@@ -384,9 +415,9 @@ def machine():
 def table(result):
     """The Markdown section for docs/benchmarks.md."""
     lines = [SECTION, '',
-             '`make lab-slices` (lab/slices.py; docs/awx.md): the lab converged by site.yml unsliced (run A), and on a '
-             'fresh lab the AWX workflow docs/awx.md describes (run B: site.yml limited to the cluster host, then '
-             'site.yml in %d slices at once, AWX\'s partition of the inventory), then the slices again. Measured %s '
+             '`make lab-slices` (lab/slices.py; docs/awx.md): on a fresh lab, site.yml unsliced (A, the first converge), '
+             'then drift (a VLAN off a trunk on every node, an IP pool deleted) and site.yml in %d slices at once '
+             '(B, AWX\'s partition of the inventory: the reconcile template), then the slices again. Measured %s '
              '(%s).' % (result['slices'], result['started'], result.get('machine', '')), '',
              '| job | hosts | seconds | changed |', '|---|---|---|---|']
     for label in ('A', 'B', 'B rerun'):
@@ -425,7 +456,7 @@ def main(argv=None):
     parser.add_argument('--slices', type=int, default=4, help='job_slice_count (default 4)')
     parser.add_argument('--home', help='the lab folder for these runs (default <lab home>/slices)')
     parser.add_argument('--write', help='write the table into this Markdown file (docs/benchmarks.md)')
-    parser.add_argument('--keep', action='store_true', help='leave run B\'s lab up')
+    parser.add_argument('--keep', action='store_true', help='leave the lab up at the end')
     parser.add_argument('--doc-from', metavar='JSON', help='only write the table of a saved slices.json')
     args = parser.parse_args(argv)
     if args.doc_from:
