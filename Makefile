@@ -44,7 +44,7 @@ lab-plain:     ## the lab on plain KubeVirt + Multus (no Harvester): site.yml fi
 lab-down:      ## stop and remove everything the lab runs and made
 	$(LAB_PYTHON) -m lab down
 
-lab-slices:    ## site.yml sliced as AWX job slicing runs it (4 slices) vs unsliced, each on a fresh lab (docs/awx.md)
+lab-slices:    ## site.yml unsliced, then after drift in 4 slices as AWX job slicing runs it, then again, on a fresh lab (docs/awx.md)
 	bash scripts/setup.sh
 	$(LAB_PYTHON) -m lab.slices --slices $${HN_LAB_SLICES:-4} --write docs/benchmarks.md
 
