@@ -1,5 +1,5 @@
 # harvester.network: the commands the README shows.
-.PHONY: test setup sanity unit bench bench-host bench-host-native bench-cluster bench-scale lab lab-plain lab-down
+.PHONY: test setup sanity unit bench bench-host bench-host-native bench-cluster bench-scale lab lab-plain lab-down lab-slices bench-nodes
 
 test:          ## install what is missing, then sanity + unit + cluster + host integration tests
 	bash scripts/test.sh
@@ -47,3 +47,11 @@ lab-plain:     ## the lab on plain KubeVirt + Multus (no Harvester): site.yml fi
 
 lab-down:      ## stop and remove everything the lab runs and made
 	$(LAB_PYTHON) -m lab down
+
+lab-slices:    ## site.yml unsliced, then after drift in 4 slices as AWX job slicing runs it, then again, on a fresh lab (docs/awx.md)
+	bash scripts/setup.sh
+	$(LAB_PYTHON) -m lab.slices --slices $${HN_LAB_SLICES:-4} --write docs/benchmarks.md
+
+bench-nodes:   ## site.yml converge and no-op re-run on the lab with N = 2, 4, 8, 16 nodes (HN_LAB_NODES); docs/benchmarks.md
+	bash scripts/setup.sh
+	$(LAB_PYTHON) benchmarks/lab/bench_nodes.py --nodes $${HN_BENCH_NODES:-2,4,8,16} --write docs/benchmarks.md

@@ -20,6 +20,9 @@ SITE_PLAYBOOK = os.path.join(REPO_ROOT, 'playbooks', 'site.yml')
 NS_PREFIX = 'hnlab-'
 PROFILE = 'current'
 DEFAULT_TTL = 8 * 3600
+NODES_ENV = 'HN_LAB_NODES'
+MAX_NODES = 64
+BASE_NODES = ('node1', 'node2')  # the nodes lab/inventory/hosts.yml names
 
 
 class ConfigError(ValueError):
@@ -121,6 +124,34 @@ class World:
                 raise ConfigError('%s: router.dhcp_pool lies outside %s' % (world_path, self.router['address'].network))
         if len(self.nodes) < 1 or len(self.uplink_nics) < 1:
             raise ConfigError('%s: give at least one node and one uplink NIC' % world_path)
+        if world_path == WORLD:
+            self._grow(os.environ.get(NODES_ENV))
+
+    def _grow(self, wanted):
+        """``HN_LAB_NODES=N``: the lab's site with N nodes, node3... cabled like node1 and node2 (the same NICs),
+        management addresses counted up from node1's; the site's vars (VMs, DHCP server) stay on node1 and node2."""
+        if wanted in (None, ''):
+            return
+        try:
+            count = int(wanted)
+        except ValueError:
+            count = 0
+        base = len(self.nodes)
+        first = self.nodes[sorted(self.nodes)[0]]
+        if not base <= count <= MAX_NODES:
+            raise ConfigError('%s=%s: give a number of nodes from %d (the nodes of %s) to %d'
+                              % (NODES_ENV, wanted, base, self.path, MAX_NODES))
+        for number in range(base + 1, count + 1):
+            address = ipaddress.ip_interface('%s/%d' % (first.ip + number - 1, first.network.prefixlen))
+            if address not in first.network or address.ip in (self.gateway.ip, first.network.broadcast_address):
+                raise ConfigError('%s=%d: node%d\'s management address %s leaves %s'
+                                  % (NODES_ENV, count, number, address.ip, first.network))
+            self.nodes['node%d' % number] = address
+
+    @property
+    def extra_nodes(self):
+        """The nodes HN_LAB_NODES added (not in lab/inventory/hosts.yml): lifecycle writes an inventory for them."""
+        return [name for name in self.node_names if name not in BASE_NODES]
 
     @property
     def node_names(self):

@@ -22,6 +22,8 @@ import sys
 import time
 import traceback
 
+import yaml
+
 from lab import channel
 from lab.channel import read_json, write_json
 from lab.config import DEFAULT_TTL, NS_PREFIX, PROFILE, Paths
@@ -97,6 +99,23 @@ def write_node_interpreters(paths, world):
             os.chmod(path, 0o755)
 
 
+def extra_inventory(paths):
+    """Where the inventory of the nodes HN_LAB_NODES added lives (lab.playbook adds it when it exists)."""
+    return paths.state('inventory', 'nodes.yml')
+
+
+def write_extra_inventory(paths, world):
+    """The nodes beyond lab/inventory/hosts.yml's, in group harvester_nodes (its group_vars apply to them too)."""
+    if not world.extra_nodes:
+        return None
+    path = extra_inventory(paths)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write('# the nodes HN_LAB_NODES added to the lab (lab/config.py)\n')
+        yaml.safe_dump({'harvester_nodes': {'hosts': dict((name, None) for name in world.extra_nodes)}}, handle)
+    return path
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # the keeper
 
@@ -118,6 +137,7 @@ def start(paths, world, profile=PROFILE, ttl=None, timeout=900, extra_profiles=(
         shutil.rmtree(paths.run)  # a lab that ended on its own (time to live, crash): nothing of it runs any more
     os.makedirs(paths.run)
     write_node_interpreters(paths, world)
+    write_extra_inventory(paths, world)
     ttl = int(ttl or os.environ.get('HN_LAB_TTL') or DEFAULT_TTL)
     argv = [sys.executable, '-m', 'lab', KEEPER_MARKER, paths.run, '--profile', profile, '--ttl', str(ttl)]
     for extra in extra_profiles:

@@ -84,6 +84,9 @@ def environment(state_dir):
 
 def command(state_dir, kubeconfig, vars_files, playbook=SITE_PLAYBOOK, extra=()):
     argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', INVENTORY, playbook]
+    nodes = os.path.join(state_dir, 'inventory', 'nodes.yml')  # the nodes HN_LAB_NODES added (lab.lifecycle)
+    if os.path.exists(nodes):
+        argv[3:3] = ['-i', nodes]
     for path in vars_files:
         argv += ['-e', '@' + path]
     return argv + ['-e', 'lab_dir=%s' % state_dir, '-e', 'harvester_kubeconfig=%s' % kubeconfig] + list(extra)

@@ -270,9 +270,15 @@ def dhcp_server_items(servers, networks, settings):
     """Each item of ``dhcp_server_networks`` (``servers``) resolved against the cluster's VLAN networks (the
     ``networks`` of harvester.network.vlan_network_info): its network (namespace, name, VLAN ID, bridge, route), mode,
     node and names, and ``error`` (empty, or every problem, each naming the variable). ``settings``: ``mode``,
-    ``namespace``, ``cluster_network`` (the role's defaults), ``hosts`` (the play's hosts)."""
+    ``namespace``, ``cluster_network`` (the role's defaults), ``hosts`` (the play's hosts), ``manage_nodes`` (false:
+    this play serves no node, its node items are not checked against its hosts), ``inventory`` (every host of the
+    run's inventory) and ``partial_inventory`` (true in an AWX workflow, where a sliced job's inventory holds only its
+    slice: a node not in it is another slice's, and each node item must name its node)."""
     _require_mapping(settings, 'dhcp_server_items argument')
     hosts = list(settings.get('hosts') or [])
+    manage_nodes = settings.get('manage_nodes', True)
+    inventory = settings.get('inventory')
+    partial = bool(settings.get('partial_inventory'))
     out = []
     for index, item in enumerate(servers or []):
         field = 'dhcp_server_networks[%d]' % index
@@ -310,10 +316,14 @@ def dhcp_server_items(servers, networks, settings):
             errors.append('%s.mode: %s is not a mode; use node or container' % (field, mode))
         network = found[0] if found else {}
         vid = network['vlan_id'] if 'vlan_id' in network else item.get('vlan_id')
-        node = _get(item, 'node', hosts[0] if hosts else None)
-        if mode == 'node' and node not in hosts:
-            errors.append('%s.node: %s is not a host of this play (%s); name the node that runs the server'
-                          % (field, node, ', '.join(hosts)))
+        node = _get(item, 'node', hosts[0] if hosts and manage_nodes else None)
+        if mode == 'node' and manage_nodes:
+            if partial and item.get('node') is None:
+                errors.append('%s.node: name the node that runs the server (a sliced job sees only its part of the '
+                              'inventory, so the default, the first host of the play, differs between slices)' % field)
+            elif node not in hosts and not (partial and inventory is not None and node not in inventory):
+                errors.append('%s.node: %s is not a host of this play (%s); name the node that runs the server'
+                              % (field, node, ', '.join(hosts)))
         interface = item.get('interface') or 'dhcp%s' % (vid if vid is not None else '')
         if mode == 'node' and (len(interface) > 14 or interface == 'dhcp'):
             errors.append('%s.interface: %s does not fit (14 characters at most, the port gets a "p" more); give '

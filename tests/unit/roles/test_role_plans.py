@@ -243,6 +243,28 @@ def test_dhcp_server_items_errors_name_the_item_and_option():
     assert errors[5] == ''  # removing a server of a network that is gone is fine
 
 
+def test_dhcp_server_items_in_a_slice_and_on_the_cluster_host():
+    # an AWX slice holds node2 only: node1's server is another slice's, a node that is in the inventory but not in the
+    # play (a --limit) is still an error, and an item without a node is refused (the default would differ per slice)
+    sliced = dict(SETTINGS, hosts=['node2'], inventory=['harvester-cluster', 'node2', 'node3'], partial_inventory=True)
+    items = role_plans.dhcp_server_items([{'network': 'vlan100', 'node': 'node1'},
+                                          {'network': 'vlan100', 'node': 'node3'}, {'network': 'vlan100'}],
+                                         NETWORKS, sliced)
+    assert [item['node'] for item in items] == ['node1', 'node3', 'node2']
+    assert items[0]['error'] == ''
+    assert items[1]['error'].startswith('dhcp_server_networks[1].node: node3 is not a host of this play (node2)')
+    assert items[2]['error'].startswith('dhcp_server_networks[2].node: name the node that runs the server')
+    # unsliced, a node the inventory does not have is an error as before
+    (typo,) = role_plans.dhcp_server_items([{'network': 'vlan100', 'node': 'node9'}], NETWORKS,
+                                           dict(SETTINGS, inventory=['node1', 'node2']))
+    assert typo['error'].startswith('dhcp_server_networks[0].node: node9 is not a host of this play')
+    # the cluster host's play serves no node: node items are not checked there and get no default node
+    cluster = dict(SETTINGS, hosts=['harvester-cluster'], manage_nodes=False)
+    items = role_plans.dhcp_server_items([{'network': 'vlan100', 'node': 'node1'}, {'network': 'vlan100'}],
+                                         NETWORKS, cluster)
+    assert [(item['node'], item['error']) for item in items] == [('node1', ''), (None, '')]
+
+
 def test_dhcp_server_renders_and_node_servers():
     items = role_plans.dhcp_server_items([{'network': 'vlan100'}, {'network': 'vlan200', 'state': 'absent'}],
                                          NETWORKS, SETTINGS)
