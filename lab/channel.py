@@ -30,6 +30,7 @@ CHANNEL = 'channel'
 READY = 'agent.json'
 SHUTDOWN = 'shutdown'
 TEARDOWN = 'teardown.json'
+WARM_CODE = 'warm-code.marshal'  # the plugins compiled by the controller for the warm Python (lab/warm.py)
 DEFAULT_TIMEOUT = 900
 KILLED_EXIT = 124
 
@@ -284,9 +285,11 @@ class Agent:
             return
         path = os.path.join(tempfile.mkdtemp(prefix='hn-lab-warm-'), 'warm.sock')
         started = time.monotonic()
+        code = os.path.join(self.state_dir, WARM_CODE)
         try:
             self.warm_proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                [sys.executable, '-m', 'lab.warm', path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                [sys.executable, '-m', 'lab.warm', path] + ([code] if os.path.exists(code) else []),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         except OSError as exc:
             self.log('warm Python not started: %s' % exc)

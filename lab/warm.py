@@ -23,14 +23,19 @@ too), and under TCG that is most of a module's run. The server compiles the coll
 importing from the payload a source that is byte for byte one of those gets its compiled code (the module object, its
 ``__file__`` and the module body's execution are the payload's as before; only the code objects' file names, seen in
 tracebacks, are the working tree's). A source that differs, or any other, is compiled as usual. Environment variables
-read only at interpreter start-up (PYTHONPATH, PYTHONHASHSEED, ...) keep the server's values.
+read only at interpreter start-up (PYTHONPATH, PYTHONHASHSEED, ...) keep the server's values. The server compiles
+nothing itself that the controller already did: ``lab.lifecycle.start`` writes the plugins compiled natively
+(``write_compiled``, the same compile() call by the same Python: the guest runs this machine's root) to
+``STATE/warm-code.marshal``; the server takes a code object from it for a source whose path and text are unchanged,
+and compiles the rest (all of them when the file is missing or another interpreter wrote it).
 
 Protocol (a Unix socket; one connection a call): the client sends one JSON line ``{"argv": [SCRIPT ARGS...],
 "env": {...}, "cwd": ..., "netns": ...}`` with its stdin, stdout and stderr descriptors attached (SCM_RIGHTS); the
 server answers ``{"pid": N}`` and, when the child has ended, ``{"rc": N}`` (a signal's death as minus the signal, like
 a Popen's returncode).
 
-    python -m lab.warm SOCKET_PATH       (prints "ready" on stdout once it listens; stops when its parent does)
+    python -m lab.warm SOCKET_PATH [COMPILED_PATH]   (prints "ready" on stdout once it listens; stops when its
+                                                      parent does)
 """
 
 import array
@@ -40,6 +45,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import json
+import marshal
 import os
 import select
 import signal
@@ -92,10 +98,15 @@ def _key(text):
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
-def compile_plugins(root=PLUGINS):
+def compile_plugins(root=PLUGINS, compiled=None):
     """{sha256 of a source: its code} for every module and module_util of the collection, compiled as zipimport
-    compiles a source (its text as zipimport's get_source() returns it, the same compile() call)."""
+    compiles a source (its text as zipimport's get_source() returns it, the same compile() call).
+
+    ``compiled``: what ``read_compiled`` returned ({path: (sha256 of the source, code)}, the same compile() call made
+    by the same interpreter on the controller): a source whose path and text match takes that code instead of being
+    compiled again here."""
     cache = {}
+    compiled = compiled or {}
     for folder in ('module_utils', 'modules'):
         for parent, _dirs, files in os.walk(os.path.join(root, folder)):
             for name in sorted(files):
@@ -106,12 +117,45 @@ def compile_plugins(root=PLUGINS):
                     data = handle.read()
                 try:
                     text = data.decode()
-                    code = compile(data.replace(b'\r\n', b'\n').replace(b'\r', b'\n'), path, 'exec',
-                                   dont_inherit=True)
+                    key = _key(text)
+                    known = compiled.get(path)
+                    code = known[1] if known and known[0] == key else compile(
+                        data.replace(b'\r\n', b'\n').replace(b'\r', b'\n'), path, 'exec', dont_inherit=True)
                 except (SyntaxError, ValueError):
                     continue  # the import reports it, from the payload
-                cache[_key(text)] = code
+                cache[key] = code
     return cache
+
+
+def _interpreter():
+    """What must match for another process's compiled code to be this one's: the bytecode's magic number and the
+    interpreter's build."""
+    return '%s %s %s' % (importlib.util.MAGIC_NUMBER.hex(), sys.version, sys.executable)
+
+
+def write_compiled(path, root=PLUGINS):
+    """Compile the plugins here (the controller: native, fast) for ``read_compiled`` where the lab is; the same
+    interpreter must read it (the guest runs this machine's Python from the shared root)."""
+    cache = {}
+    for source_sha, code in compile_plugins(root).items():
+        cache[code.co_filename] = (source_sha, code)
+    tmp = path + '.tmp'
+    with open(tmp, 'wb') as handle:
+        handle.write(marshal.dumps({'interpreter': _interpreter(), 'code': cache}))
+    os.replace(tmp, path)
+    return len(cache)
+
+
+def read_compiled(path):
+    """What ``write_compiled`` wrote, when this interpreter wrote it; {} otherwise (then everything compiles here)."""
+    try:
+        with open(path, 'rb') as handle:
+            document = marshal.loads(handle.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(document, dict) or document.get('interpreter') != _interpreter():
+        return {}
+    return document.get('code') or {}
 
 
 class CodeLoader:
@@ -369,22 +413,24 @@ def become(spec, fds, base_path, compiled):
 
 
 def main(argv):
-    if len(argv) != 1:
-        sys.stderr.write('usage: python -m lab.warm SOCKET_PATH\n')
+    if len(argv) not in (1, 2):
+        sys.stderr.write('usage: python -m lab.warm SOCKET_PATH [COMPILED_PATH]\n')
         return 2
     # A fresh interpreter's path: what `python -m` put first (the working folder) is not a node's.
     base_path = [entry for entry in sys.path[1:] if entry]
     missing = preload()
-    compiled = compile_plugins()
+    given = read_compiled(argv[1]) if len(argv) > 1 else {}
+    compiled = compile_plugins(compiled=given)
     server = Server(argv[0])
-    sys.stdout.write('ready (%d sources compiled%s)\n' % (
-        len(compiled), '; not preloaded: %s' % ', '.join(missing) if missing else ''))
+    taken = sum(1 for code in compiled.values() if code is (given.get(code.co_filename) or (None, None))[1])
+    sys.stdout.write('ready (%d sources: %d compiled here, %d compiled by the controller%s)\n' % (
+        len(compiled), len(compiled) - taken, taken, '; not preloaded: %s' % ', '.join(missing) if missing else ''))
     sys.stdout.flush()
     request = server.serve()
     if request is None:
         return 0
     code, module = become(request[0], request[1], base_path, compiled)
-    del request, server, compiled
+    del request, server, compiled, given
     exec(code, module.__dict__)  # pylint: disable=exec-used
     return 0
 

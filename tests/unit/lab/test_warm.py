@@ -7,8 +7,10 @@ must be what the module saw."""
 
 import base64
 import json
+import marshal
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -156,3 +158,34 @@ def test_compiled_code_only_for_identical_sources(server, netns, payload, tmp_pa
     assert rc == 0, err
     assert out.split()[0] == os.path.join(str(changed), 'ansible_collections/harvester/network/plugins/'
                                                         'module_utils/host/engine.py')
+
+
+def test_code_compiled_by_the_controller_only_for_unchanged_sources(tmp_path):
+    """The plugins compiled here (lab/lifecycle.py writes them for the guest's warm Python) are taken for the
+    sources they were compiled from, and equal what the warm Python compiles itself; a source changed since is
+    compiled again; a file from another interpreter is not read."""
+    from lab import warm  # pylint: disable=import-outside-toplevel
+    root = tmp_path / 'plugins'
+    for folder in ('module_utils', 'modules'):
+        shutil.copytree(os.path.join(warm.PLUGINS, folder), root / folder)
+    path = str(tmp_path / 'code.marshal')
+    written = warm.write_compiled(path, root=str(root))
+    given = warm.read_compiled(path)
+    assert written == len(given) > 20
+    own = warm.compile_plugins(root=str(root))
+    taken = warm.compile_plugins(root=str(root), compiled=given)
+    assert sorted(taken) == sorted(own)
+    for key, code in own.items():
+        assert taken[key] == code and taken[key].co_filename == code.co_filename
+        assert taken[key] is given[code.co_filename][1]
+    changed = root / 'module_utils' / 'host' / 'engine.py'
+    changed.write_text(changed.read_text() + '\n# changed\n')
+    after = warm.compile_plugins(root=str(root), compiled=given)
+    fresh = [code for code in after.values() if code.co_filename == str(changed)]
+    assert len(fresh) == 1 and fresh[0] is not given[str(changed)][1]
+    assert len(after) == len(own)  # the others are still taken from the file
+    assert sum(code is given[code.co_filename][1] for code in after.values()) == len(after) - 1
+    with open(path, 'wb') as handle:
+        handle.write(marshal.dumps({'interpreter': 'another Python', 'code': {}}))
+    assert warm.read_compiled(path) == {}
+    assert warm.read_compiled(str(tmp_path / 'missing')) == {}
