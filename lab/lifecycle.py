@@ -22,13 +22,9 @@ import sys
 import time
 import traceback
 
-<<<<<<< HEAD
 import yaml
 
-from lab import channel
-=======
 from lab import channel, warm
->>>>>>> wip/bedstream
 from lab.channel import read_json, write_json
 from lab.config import DEFAULT_TTL, NS_PREFIX, PROFILE, Paths
 from lab.topology import teardown_argv
@@ -141,16 +137,13 @@ def start(paths, world, profile=PROFILE, ttl=None, timeout=900, extra_profiles=(
         shutil.rmtree(paths.run)  # a lab that ended on its own (time to live, crash): nothing of it runs any more
     os.makedirs(paths.run)
     write_node_interpreters(paths, world)
-<<<<<<< HEAD
     write_extra_inventory(paths, world)
-=======
     # the plugins compiled here for the agent's warm Python (lab/warm.py): natively in a fraction of a second, where
     # the guest's software emulation takes tens of seconds; without the file the warm Python compiles them itself
     try:
         warm.write_compiled(os.path.join(paths.run, channel.WARM_CODE))
     except OSError as exc:
         progress('lab: the plugins not compiled for the warm Python (%s): it compiles them itself' % exc)
->>>>>>> wip/bedstream
     ttl = int(ttl or os.environ.get('HN_LAB_TTL') or DEFAULT_TTL)
     argv = [sys.executable, '-m', 'lab', KEEPER_MARKER, paths.run, '--profile', profile, '--ttl', str(ttl)]
     for extra in extra_profiles:
