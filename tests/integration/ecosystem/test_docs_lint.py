@@ -68,21 +68,69 @@ def test_the_tree_has_modules_and_the_inventory_plugin():
     assert ('inventory', 'vms') in kinds and any(kind == 'module' for kind, _name in kinds), DOCUMENTED
 
 
+_HEADER = re.compile(r'^> [A-Z]+:? \*?(\S+?)\*? ')
+
+
+def text_sections(text):
+    """{name in the header: its lines} of ``ansible-doc`` text output for several plugins (each starts with a
+    header line ``> MODULE harvester.network.vm (path)``, ``> ROLE: *harvester.network.node_prep* (path)``)."""
+    sections, current = {}, None
+    for line in text.splitlines():
+        match = _HEADER.match(line)
+        if match:
+            current = match.group(1)
+            sections[current] = []
+        if current is not None:
+            sections[current].append(line)
+    return dict((name, '\n'.join(lines)) for name, lines in sections.items())
+
+
+@pytest.fixture(scope='module')
+def rendered(doc_env):
+    """{kind: (JSON process, text process)} of ONE ``ansible-doc --json`` and ONE text ``ansible-doc`` run for all
+    the plugins of a kind (each start of ansible-doc costs about a CPU second). Run per kind on first use."""
+    runs = {}
+
+    def get(kind):
+        if kind not in runs:
+            names = ['%s.%s' % (NAMESPACE, n) for k, n, _path in DOCUMENTED if k == kind]
+            runs[kind] = (ansible_doc(doc_env, '-t', kind, '--json', *names), ansible_doc(doc_env, '-t', kind, *names))
+        return runs[kind]
+    return get
+
+
+def rendered_one(doc_env, rendered, kind, fqcn):
+    """(JSON process, its entry or None, text process, its text) of ``fqcn``: from its kind's one run of each form, or
+    from runs of its own when that one failed (ansible-doc stops at the first plugin it cannot render, so the runs
+    of its own name the plugin that fails)."""
+    json_proc, text_proc = rendered(kind)
+    if json_proc.returncode == 0 and '[ERROR]' not in json_proc.stderr:
+        entry = json.loads(json_proc.stdout).get(fqcn)
+    else:
+        json_proc = ansible_doc(doc_env, '-t', kind, '--json', fqcn)
+        ok = json_proc.returncode == 0 and '[ERROR]' not in json_proc.stderr
+        entry = json.loads(json_proc.stdout).get(fqcn) if ok else None
+    if text_proc.returncode != 0:
+        text_proc = ansible_doc(doc_env, '-t', kind, fqcn)
+    return json_proc, entry, text_proc, text_sections(text_proc.stdout).get(fqcn, '')
+
+
 @pytest.mark.parametrize('kind, name, path', DOCUMENTED, ids=IDS)
-def test_ansible_doc_renders(doc_env, kind, name, path):
+def test_ansible_doc_renders(doc_env, rendered, kind, name, path):
     fqcn = '%s.%s' % (NAMESPACE, name)
-    proc = ansible_doc(doc_env, '-t', kind, '--json', fqcn)
+    proc, entry, text, section = rendered_one(doc_env, rendered, kind, fqcn)
     assert proc.returncode == 0 and '[ERROR]' not in proc.stderr, '%s:\n%s%s' % (path, proc.stdout, proc.stderr)
-    entry = json.loads(proc.stdout)[fqcn]
+    assert entry is not None, '%s: ansible-doc -t %s --json rendered no %s:\n%s' % (path, kind, fqcn, proc.stderr)
     if kind == 'role':  # documented through meta/argument_specs.yml
         main = entry['entry_points'].get('main') or {}
         assert main.get('short_description'), 'roles/%s/meta/argument_specs.yml: main has no short_description' % name
     else:
         assert entry['doc'].get('short_description'), '%s has no short_description' % path
         assert entry['doc'].get('filename', '').endswith(path), entry['doc'].get('filename')
-    # the text form too (what a user reads), not only the JSON
-    text = ansible_doc(doc_env, '-t', kind, fqcn)
-    assert text.returncode == 0 and fqcn in text.stdout, text.stdout + text.stderr
+    # the text form too (what a user reads), not only the JSON: a section of its own, headed by its name
+    assert text.returncode == 0 and section, '%s: no text section for %s:\n%s%s' % (
+        path, fqcn, text.stdout[-3000:], text.stderr)
+    assert len(section.splitlines()) > 3, section
 
 
 @pytest.mark.parametrize('kind', sorted(set(kind for kind, _name, _path in DOCUMENTED)))
