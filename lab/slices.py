@@ -309,6 +309,7 @@ def run(home, count=4, keep=False, save=None):  # pylint: disable=too-many-local
     exported = export_inventory()
     result = {'slices': count, 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z'), 'runs': {}, 'checks': []}
     site = Site(home, world)
+    partitions = [awx_inventory(exported, number, count) for number in range(1, count + 1)]
 
     def check(name, ok, evidence):
         result['checks'].append({'check': name, 'result': 'PASS' if ok else 'FAIL', 'evidence': evidence})
@@ -339,7 +340,6 @@ def run(home, count=4, keep=False, save=None):  # pylint: disable=too-many-local
             save(result)
 
         # B: drift, then the "reconcile" template: site.yml in COUNT slices at once
-        partitions = [awx_inventory(exported, number, count) for number in range(1, count + 1)]
         undone = drift(site, state_a)
         result['drift'] = undone
         progress('slices: drift %s; then site.yml in %d slices at once (the reconcile)' % (undone, count))
