@@ -16,7 +16,7 @@ unit:
 # Benchmarks (results are written into docs/benchmarks.md; not timed tests).
 BENCH_PYTHON = $${HARVESTER_NETWORK_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/harvester-network}/venv/bin/python
 
-bench: bench-host bench-host-native bench-cluster bench-scale
+bench: bench-host bench-host-native bench-cluster bench-scale bench-nodes
 
 bench-host:    ## converge a benchmark node with the engine vs ip/bridge -batch, in the kernel bed
 	bash scripts/setup.sh

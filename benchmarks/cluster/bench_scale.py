@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -71,10 +72,37 @@ VMS = """
 """
 
 
+def children_cpu():
+    """CPU seconds (user + sys) of the finished child processes: ansible-playbook and all it started."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu(marker):
+    """CPU seconds so far of the bed's processes (kube-apiserver and etcd): those whose command line names
+    ``marker`` (the benchmark's work folder, where their state lives)."""
+    total, tick = 0.0, os.sysconf('SC_CLK_TCK')
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as handle:
+                if marker.encode() not in handle.read():
+                    continue
+            with open('/proc/%s/stat' % pid, encoding='utf-8') as handle:
+                fields = handle.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / float(tick)
+    return total
+
+
 def measure(proxy, label, binary, text, env, workdir, vars_file, rss_log):
     proxy.clear()
     open(rss_log, 'w').close()
+    cpu, served = children_cpu(), server_cpu(workdir)
     elapsed, changed = run_playbook(binary, text, env, workdir, vars_file)
+    cpu, served = children_cpu() - cpu, server_cpu(workdir) - served
     with open(rss_log, encoding='utf-8') as handle:
         rss = [int(line) for line in handle.read().split() if line.isdigit()]
     requests = list(proxy.requests)
@@ -83,10 +111,11 @@ def measure(proxy, label, binary, text, env, workdir, vars_file, rss_log):
     entry = {'label': label, 'seconds': elapsed, 'requests': len(requests), 'by_verb': by_verb, 'changed': changed,
              'list_pages': len(pages), 'largest_page': max([e['items'] for e in pages] or [0]),
              'writes_in_flight': proxy.max_writes_in_flight, 'status_429': sum(e['status'] == 429 for e in requests),
-             'module_rss_mib': round(max(rss) / 1024.0, 1) if rss else None, 'module_runs': len(rss)}
-    print('%-52s %8.2f s %6d requests  pages=%d  in-flight=%d  rss=%s MiB  %s' % (
+             'module_rss_mib': round(max(rss) / 1024.0, 1) if rss else None, 'module_runs': len(rss),
+             'client_cpu': round(cpu, 2), 'server_cpu': round(served, 2)}
+    print('%-52s %8.2f s %6d requests  pages=%d  in-flight=%d  rss=%s MiB  cpu %.1f + server %.1f s  %s' % (
         label, elapsed, entry['requests'], entry['list_pages'], entry['writes_in_flight'], entry['module_rss_mib'],
-        sorted(by_verb.items())), flush=True)
+        cpu, served, sorted(by_verb.items())), flush=True)
     return entry
 
 
@@ -131,12 +160,17 @@ def write_doc(saved):
              'Each row is one `ansible-playbook` run (start-up included). Requests are counted by a recording proxy '
              'in front of the server (discovery included); "pages" are the LIST answers and the most objects one of '
              'them carried; "in flight" the most writes the server worked on at once; memory is the peak resident '
-             'set of the module process (the largest of the run\'s module processes).', '',
-             '| run | wall time | API requests | by verb | LIST pages (largest) | in flight | module memory |',
-             '|---|---:|---:|---|---:|---:|---:|']
+             'set of the module process (the largest of the run\'s module processes). CPU is user + sys seconds: '
+             '"ansible" of ansible-playbook and every process it started (controller, forks, the module), "server" '
+             'of kube-apiserver and etcd while the run lasted (read from /proc).', '',
+             '| run | wall time | CPU ansible / server | API requests | by verb | LIST pages (largest) | in flight '
+             '| module memory |',
+             '|---|---:|---:|---:|---|---:|---:|---:|']
     for entry in results:
-        lines.append('| %s | %.1f s | %d | %s | %d (%d) | %d | %s |' % (
-            entry['label'], entry['seconds'], entry['requests'], verbs(entry), entry['list_pages'],
+        lines.append('| %s | %.1f s | %s | %d | %s | %d (%d) | %d | %s |' % (
+            entry['label'], entry['seconds'],
+            '%.1f / %.1f s' % (entry['client_cpu'], entry['server_cpu']) if 'server_cpu' in entry else '-',
+            entry['requests'], verbs(entry), entry['list_pages'],
             entry['largest_page'], entry['writes_in_flight'],
             '%.0f MiB' % entry['module_rss_mib'] if entry['module_rss_mib'] else '-'))
     lines.append('')
@@ -150,6 +184,11 @@ def write_doc(saved):
             ratios.append('creating %d networks took %.1f s, %.0fx less than the kubernetes.core.k8s loop needs '
                           'for 500 (%.1f s; goal >= 50x)' % (count, create['seconds'], k8s['seconds'] / create['seconds'],
                                                              k8s['seconds']))
+        if create and create.get('server_cpu') is not None:
+            ratios.append('the API server and etcd spent %.1f ms of CPU a network in that create (%.1f s), the '
+                          'ansible side %.1f ms (%.1f s), on %d cores' % (
+                              1000.0 * create['server_cpu'] / count, create['server_cpu'],
+                              1000.0 * create['client_cpu'] / count, create['client_cpu'], info['cpus']))
         noop = by_label.get('vlan_network, no-op re-run %d' % count)
         if noop:
             ratios.append('the no-op re-run at %d took %.1f s with %d requests (goal <= 3 s)' % (

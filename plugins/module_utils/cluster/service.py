@@ -363,6 +363,7 @@ class Reconciliation(object):
         self.module = module
         self.changes = []
         self.done = []
+        self._finals = None  # (how many changes it indexed, {(id(kind), key): first change not a delete})
 
     def delete(self, kind, keys, existing):
         """Delete the objects of ``keys`` that are in ``existing`` (what the handler read)."""
@@ -395,7 +396,13 @@ class Reconciliation(object):
 
     def final(self, kind, key):
         """The object ``key`` after the run: what the server returned, else what existed, else the manifest."""
-        for change in self.changes:
-            if change.kind is kind and change.key == key and change.action != 'delete':
-                return change.result or change.existing or change.desired
-        return None
+        if self._finals is None or self._finals[0] != len(self.changes):
+            index = {}
+            for change in self.changes:  # indexed once: a handler asks this for each of thousands of networks
+                if change.action != 'delete':
+                    index.setdefault((id(change.kind), change.key), change)
+            self._finals = (len(self.changes), index)
+        change = self._finals[1].get((id(kind), key))
+        if change is None:
+            return None
+        return change.result or change.existing or change.desired

@@ -69,3 +69,22 @@ def test_runs_keep_plan_order_and_split_by_kind_and_request():
             change(NAD, 'd', 'delete'), change(NAD, 'e', 'delete'), change(VIRTUAL_MACHINE, 'vm', 'create'),
             change(NAD, 'f', 'create')]
     assert [[c.key[1] for c in run] for run in _runs(plan)] == [['a', 'c'], ['d', 'e'], ['vm'], ['f']]
+
+
+def test_final_is_the_first_change_that_is_not_a_delete_of_that_kind_and_key():
+    """``final`` answers per key from one index (a handler asks it for each of thousands of networks); it must answer
+    what the linear scan answered: the server's result, else what existed, else the manifest; None for a delete."""
+    reconcile = ResourceService(None).reconcile()
+    nad = {'metadata': {'name': 'a', 'namespace': 'ns'}}
+    reconcile.add(Change(NAD, ('ns', 'gone'), 'delete', existing=nad))
+    reconcile.add(Change(NAD, ('ns', 'a'), 'none', desired={'d': 1}, existing={'e': 1}))
+    reconcile.add(Change(VIRTUAL_MACHINE, ('ns', 'b'), 'create', desired={'d': 2}))
+    reconcile.add(Change(NAD, ('ns', 'a'), 'update', desired={'d': 3}))
+    assert reconcile.final(NAD, ('ns', 'a')) == {'e': 1}
+    assert reconcile.final(NAD, ('ns', 'gone')) is None
+    assert reconcile.final(NAD, ('ns', 'b')) is None  # another kind's key
+    assert reconcile.final(VIRTUAL_MACHINE, ('ns', 'b')) == {'d': 2}
+    reconcile.changes[2].result = {'r': 2}  # the server answered after the index was built
+    assert reconcile.final(VIRTUAL_MACHINE, ('ns', 'b')) == {'r': 2}
+    reconcile.add(Change(NAD, ('ns', 'c'), 'create', desired={'d': 4}))  # a change added later is seen
+    assert reconcile.final(NAD, ('ns', 'c')) == {'d': 4}
