@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -221,6 +222,55 @@ def import_cost():
     return timed('import pyroute2'), timed('pass'), timed(engine)
 
 
+def compile_cost(samples=7):
+    """CPU seconds (user + sys) a fresh Python spends importing what ``host_network`` imports at its top: from a
+    zip of the collection's sources, as AnsiballZ ships a module (nothing compiled survives a task), and from the
+    same sources with their bytecode compiled beforehand; medians of ``samples`` each, alternating. The difference is
+    what compiling the collection's code costs every host module task (ansible's own module_utils are imported
+    first, from site-packages, in both)."""
+    folder = tempfile.mkdtemp(prefix='hn-bench-compile-')
+    base = os.path.join(collections_root(), 'ansible_collections', 'harvester', 'network')
+    tree, archive = os.path.join(folder, 'tree'), os.path.join(folder, 'payload.zip')
+    wanted = [('plugins', 'modules', 'host_network.py')] + [
+        ('plugins', 'module_utils', 'host', entry) for entry in sorted(os.listdir(
+            os.path.join(base, 'plugins', 'module_utils', 'host'))) if entry.endswith('.py')]
+    packages = [('ansible_collections',), ('ansible_collections', 'harvester'),
+                ('ansible_collections', 'harvester', 'network'), ('ansible_collections', 'harvester', 'network',
+                                                                  'plugins')]
+    packages += [packages[-1] + (sub,) for sub in ('modules', 'module_utils')]
+    with zipfile.ZipFile(archive, 'w') as payload:
+        for parts in wanted:
+            with open(os.path.join(base, *parts), encoding='utf-8') as handle:
+                text = handle.read()
+            name = '/'.join(('ansible_collections', 'harvester', 'network') + parts)
+            payload.writestr(name, text)
+            os.makedirs(os.path.dirname(os.path.join(tree, name)), exist_ok=True)
+            with open(os.path.join(tree, name), 'w', encoding='utf-8') as handle:
+                handle.write(text)
+        for parts in packages:
+            name = '/'.join(parts + ('__init__.py',))
+            if name not in payload.namelist():
+                payload.writestr(name, '')
+                with open(os.path.join(tree, name), 'w', encoding='utf-8') as handle:
+                    handle.write('')
+    sh([sys.executable, '-m', 'compileall', '-q', tree])
+    code = ('import resource, sys; sys.path.insert(0, %r); import ansible.module_utils.basic; '
+            'u = resource.getrusage(resource.RUSAGE_SELF); t = u.ru_utime + u.ru_stime; '
+            'import ansible_collections.harvester.network.plugins.modules.host_network; '
+            'u = resource.getrusage(resource.RUSAGE_SELF); print(u.ru_utime + u.ru_stime - t)')
+    env = dict(os.environ)
+    env.pop('PYTHONPATH', None)
+    env['PYTHONDONTWRITEBYTECODE'] = '1'  # neither run may leave bytecode for the next one
+    cpu = {'zip': [], 'compiled': []}
+    for sample in range(samples + 1):
+        for label, where in (('zip', archive), ('compiled', tree))[::1 if sample % 2 else -1]:
+            out = subprocess.run([sys.executable, '-c', code % where], env=env, capture_output=True, text=True,
+                                 check=True).stdout
+            if sample:  # the first round warms the file cache
+                cpu[label].append(float(out.split()[-1]))
+    return dict((label, statistics.median(values)) for label, values in cpu.items())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--repeat', type=int, default=5, help='runs of the engine and of ip/bridge (median)')
@@ -366,6 +416,7 @@ def native_report(args):
     load = ' '.join('%.2f' % x for x in os.getloadavg())
     noops = [native_noop(ports=VMS), native_noop(ports=1000), native_noop(ports=1000, peers_elsewhere=True)]
     task = native_task(tasks=args.tasks, samples=args.samples)
+    compiled = compile_cost(samples=args.samples)
     lines = [NATIVE_BEGIN, '## Host, natively: the no-op re-check at 1000 ports and the cost of a module task', '',
              'Measured by `make bench-host-native` (`benchmarks/host/bench_converge.py --native --write '
              'docs/benchmarks.md`) on the machine itself: Linux %s (no bonding or VLAN filtering, so the node is a '
@@ -389,11 +440,21 @@ def native_report(args):
               '| `harvester.network.host_network` (no-op re-check of a bridge with 2 ports) | %.3f s |'
               % task['host_network'],
               '| `ansible.builtin.command: ip -d link show br0` | %.3f s |' % task['command'],
-              '| ratio | %.2fx |' % (task['host_network'] / task['command']), '',
+              '| ratio | %.2fx |' % (task['host_network'] / task['command']),
+              '| host_network\'s imports of the collection\'s code, from a zip of sources as AnsiballZ ships them '
+              '(fresh Python, CPU of the import alone) | %.3f s |' % compiled['zip'],
+              '| the same imports with their bytecode compiled beforehand | %.3f s |' % compiled['compiled'],
+              '| compiling the collection\'s sources, every task (the difference) | %.3f s |'
+              % (compiled['zip'] - compiled['compiled']),
+              '| the host task\'s cost above the command task\'s | %.3f s |'
+              % (task['host_network'] - task['command']), '',
               'CPU seconds are user + sys of ansible-playbook and every process it started (controller, workers, '
               'the module processes); a task\'s cost is (a play of %d such tasks - a play of one `debug` task) / %d, '
               'medians of %d plays each (the kinds alternating; empty play %.2f s).'
-              % (task['tasks'], task['tasks'], task['samples'], task['empty']), '',
+              % (task['tasks'], task['tasks'], task['samples'], task['empty']),
+              'The import rows are medians of %d fresh interpreters each, alternating: AnsiballZ imports a module\'s '
+              'code from the zip it ships, compiled from source on every task (zipimport keeps no bytecode), which '
+              'a command task pays for ansible\'s module_utils alone.' % args.samples, '',
               'Benchmark wall time: %.0f s.' % (time.perf_counter() - started), NATIVE_END]
     return '\n'.join(lines)
 

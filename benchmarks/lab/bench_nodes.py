@@ -36,6 +36,27 @@ def _cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+def _guest_cpu(marker):
+    """CPU seconds so far of the QEMU guest the lab's nodes live in (the process whose command line shares the lab's
+    run folder ``marker``): the nodes' side of a run, module processes and kernel alike; None without a guest."""
+    total, found = 0.0, False
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as handle:
+                argv = handle.read().split(b'\0')
+            if b'qemu' not in argv[0] or not any(marker.encode() in arg for arg in argv):
+                continue
+            with open('/proc/%s/stat' % pid, encoding='utf-8') as handle:
+                fields = handle.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / float(os.sysconf('SC_CLK_TCK'))
+        found = True
+    return total if found else None
+
+
 def _load():
     return ' '.join('%.1f' % value for value in os.getloadavg())
 
@@ -56,13 +77,14 @@ def measure(home, count):
         extra = ['-e', 'harvester_serial=%d' % count, '--forks', str(max(count, 5))]
         for label in ('converge', 'no-op'):
             progress('bench-nodes: N=%d %s' % (count, label))
-            cpu = _cpu()
+            cpu, guest = _cpu(), _guest_cpu(bed.paths.run)
             run = playbook.run(bed.paths.run, bed.cluster['kubeconfig'], world.vars_files, 'N=%d %s' % (count, label),
                                bed.paths.state('logs', '%s.log' % label), extra=extra, echo=False)
             plays = sorted(run.plays, key=lambda item: -item[1])[:3]
             entry['runs'][label] = {
                 'rc': run.rc, 'seconds': round(run.seconds, 1), 'per_node': round(run.seconds / count, 1),
                 'controller_cpu': round(_cpu() - cpu, 1),
+                'guest_cpu': round(_guest_cpu(bed.paths.run) - guest, 1) if guest is not None else None,
                 'changed': sum(c['changed'] for c in run.recap.values()),
                 'failed': sum(c['failed'] + c['unreachable'] for c in run.recap.values()),
                 'hosts': len(run.recap), 'slowest_plays': [(name, round(seconds, 1)) for name, seconds in plays],
@@ -92,18 +114,21 @@ def table(saved):
              '>= N, the converge then the no-op re-run. Machine: %d cores, Linux %s, Python %s, ansible-core %s; the '
              'nodes run in a QEMU guest (TCG), and the machine was shared with other engineers\' guests and tests: '
              'the load average is given per N. "controller CPU" is the CPU time of ansible-playbook and all it waited '
-             'for (forks, cluster modules, node relays); the node modules run in the guest and are not in it.'
+             'for (forks, cluster modules, node relays); "nodes CPU" is the CPU '
+             'time of the QEMU guest the nodes live in (their modules, their kernel), 2 vCPUs on the same 2 cores.'
              % (saved['started'], info['cpus'], info['kernel'], info['python'], info['ansible_core']), '',
-             '| N | run | wall s | s per node | controller CPU s | changed | failed | slowest plays (s) | load '
-             'start / end |', '|---|---|---|---|---|---|---|---|---|']
+             '| N | run | wall s | s per node | controller CPU s | nodes CPU s | changed | failed | slowest plays (s) '
+             '| load start / end |', '|---|---|---|---|---|---|---|---|---|---|']
     for entry in saved['entries']:
         for label, run in entry['runs'].items():
             plays = '; '.join('%s %.0f' % (name, seconds) for name, seconds in run['slowest_plays'])
-            lines.append('| %d | %s | %.1f | %.1f | %.1f | %d | %d | %s | %s / %s |'
+            guest = run.get('guest_cpu')
+            lines.append('| %d | %s | %.1f | %.1f | %.1f | %s | %d | %d | %s | %s / %s |'
                          % (entry['nodes'], label, run['seconds'], run['per_node'], run['controller_cpu'],
-                            run['changed'], run['failed'], plays, entry['load_start'], entry['load_end']))
+                            '-' if guest is None else '%.1f' % guest, run['changed'], run['failed'], plays,
+                            entry['load_start'], entry['load_end']))
         if entry.get('error'):
-            lines.append('| %d | error | | | | | | %s | |' % (entry['nodes'], entry['error'][:200]))
+            lines.append('| %d | error | | | | | | | %s | |' % (entry['nodes'], entry['error'][:200]))
     noop = dict((entry['nodes'], entry['runs'].get('no-op', {}).get('seconds')) for entry in saved['entries'])
     base = noop.get(min(noop)) if noop else None
     if base and len(noop) > 1:
