@@ -53,6 +53,9 @@ class RecordingProxy(object):
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
+            # the answer goes out as headers, then body: with Nagle's algorithm on, the body waited for the client's
+            # delayed ACK of the headers (~40 ms a request, which the benchmarks' wall times then carried)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass
