@@ -98,6 +98,10 @@ def verbs(entry):
     return ', '.join('%s %d' % (verb, count) for verb, count in sorted(entry['by_verb'].items()))
 
 
+def _load():
+    return ' '.join('%.2f' % value for value in os.getloadavg())
+
+
 def write_doc(count, results, versions):
     rows = ['| run | wall time | API requests | by verb | changed tasks |',
             '|---|---:|---:|---|---:|']
@@ -107,10 +111,13 @@ def write_doc(count, results, versions):
     by_label = dict((e['label'], e) for e in results)
     lines = [BEGIN, '## Cluster: %d VLAN networks (NetworkAttachmentDefinitions)' % count, '',
              'Measured by `benchmarks/cluster/bench_vlan_networks.py` against the real kube-apiserver of the cluster '
-             'test bed (kube-apiserver %s, etcd on the same machine), %s, Python %s. Each row is one '
+             'test bed (kube-apiserver %s, etcd on the same machine), %s, %d cores, Linux %s, Python %s, '
+             'ansible-core %s; %s, load average %s when it started, %s when it ended. Each row is one '
              '`ansible-playbook` run; every HTTP request is counted by a proxy in front of the server (discovery '
              'included; PATCH is server-side apply for harvester.network).'
-             % (versions.get('apiserver', '?'), platform.machine(), platform.python_version()), '',
+             % (versions.get('apiserver', '?'), platform.machine(), os.cpu_count(), platform.release(),
+                platform.python_version(), versions.get('ansible_core', '?'), versions.get('started', '?'),
+                versions.get('load_start', '?'), versions.get('load_end', '?')), '',
              ] + rows + ['']
     ours_noop = by_label.get('harvester.network.vlan_network, no-op re-run')
     k8s_noop = by_label.get('kubernetes.core.k8s loop, no-op re-run')
@@ -128,8 +135,8 @@ def write_doc(count, results, versions):
         lines += ['Create: %.0fx faster (%.1f s vs %.1f s): one server-side apply PATCH per network from one module '
                   'process, against a GET and a POST per network from one module process each.'
                   % (k8s_create['seconds'] / ours_create['seconds'], ours_create['seconds'], k8s_create['seconds']), '']
-    lines += ['Wall times come from a shared 2-core machine on which other builds and tests ran at the same time; '
-              'the request counts are exact and do not depend on load.', '']
+    lines += ['Wall times come from a shared 2-core machine (the load average above says how busy it was); the '
+              'request counts are exact and do not depend on load.', '']
     if versions.get('k8s'):
         lines += ['kubernetes.core from the `ansible` %s PyPI package (ansible-core %s, kubernetes client %s) in a '
                   'throwaway venv; harvester.network with ansible-core from the project venv.' % tuple(versions['k8s'])]
@@ -171,7 +178,9 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix='hn-bench-')
     plane = ControlPlane(os.path.join(workdir, 'state'))
-    results, versions = [], {}
+    results = []
+    from ansible.release import __version__ as ansible_core  # pylint: disable=import-outside-toplevel
+    versions = {'started': time.strftime('%Y-%m-%d %H:%M %Z'), 'load_start': _load(), 'ansible_core': ansible_core}
     try:
         server = plane.apiserver('current')
         status, version = server.request('GET', '/version')
@@ -209,6 +218,7 @@ def main():
         proxy.stop()
     finally:
         plane.stop()
+    versions['load_end'] = _load()
     if not args.no_doc:
         write_doc(args.count, results, versions)
     print(json.dumps({'count': args.count, 'results': results, 'versions': versions}, indent=1))
