@@ -62,7 +62,7 @@ def bridge_config(state, name):
 def vlan_config(state, port):
     table = state['vlans'][port]
     pvid = model.table_pvid(table)
-    untagged = set(vid for vid, flags in table.items() if flags & model.BRIDGE_VLAN_UNTAGGED)
+    untagged = {vid for vid, flags in table.items() if flags & model.BRIDGE_VLAN_UNTAGGED}
     tagged = set(table) - untagged - set([pvid])
     return {'port': port, 'bridge': model.bridge_of(state, port), 'vids': range_strings(tagged), 'pvid': pvid,
             'untagged': range_strings(untagged)}

@@ -167,7 +167,7 @@ def mac_derived(state, name):
     if link is None or link.get('mac_set'):
         return
     link['mac'] = None
-    if name in state.get('bridges', {}) and not model.members(state, name) and link.get('mac_set') is False:
+    if link.get('mac_set') is False and name in state.get('bridges', {}) and not model.has_members(state, name):
         link['mac'] = ZERO_MAC
     if link.get('master') in state['bridges']:
         mac_derived(state, link['master'])

@@ -130,6 +130,11 @@ def members(state, master):
     return sorted(name for name, link in state['links'].items() if link.get('master') == master)
 
 
+def has_members(state, master):
+    """Whether any link is enslaved to ``master`` (stops at the first one: asked once per port joining a bridge)."""
+    return any(link.get('master') == master for link in state['links'].values())
+
+
 def kind_of(state, name):
     link = state['links'].get(name)
     return link.get('kind') if link else None

@@ -500,8 +500,11 @@ class SetVlans(Op):
     def simulate(self, state):
         table = state['vlans'].setdefault(self.link, {})
         for flags, vids in sorted(self.add.items()):
-            for vid in vids:
-                vlan_set(table, vid, flags)
+            if flags & model.BRIDGE_VLAN_PVID:
+                for vid in vids:
+                    vlan_set(table, vid, flags)
+            else:  # what vlan_set() does without a PVID, for a whole trunk at once
+                table.update(dict.fromkeys(vids, flags))
         for vid in self.remove:
             table.pop(vid, None)
 
@@ -532,6 +535,8 @@ class SetVlans(Op):
 
 def vlan_table_ops(link, current, wanted, is_bridge=False, note=None):
     """The SetVlans that turns VLAN table ``current`` into ``wanted`` (None when they are equal)."""
+    if current == wanted:
+        return None  # compared whole first: a re-check's 2-4094 trunk is 4093 entries to compare one by one
     add = {}
     # A new PVID first: the kernel takes the PVID flag off the old one by itself, so the old entry may
     # need nothing more.

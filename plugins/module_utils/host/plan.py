@@ -339,18 +339,18 @@ def wanted_table(state, port, spec, mode):
     """The VLAN table ``spec`` asks for on ``port``, given its current table in ``state``."""
     bridge = model.bridge_of(state, port)
     default_pvid = state['bridges'][bridge]['default_pvid']
-    current = dict(state['vlans'].get(port, {}))
     vids = spec.get('vids')
     pvid = spec.get('pvid')
     untagged = spec.get('untagged')
     if mode == 'deleted':
         if vids is None and untagged is None and pvid is None:
             return model.default_vlan_table(default_pvid)
+        current = dict(state['vlans'].get(port, {}))
         for vid in set(vids or ()) | set(untagged or ()) | (set([pvid]) if pvid else set()):
             current.pop(vid, None)
         return current
     if mode == 'merged':
-        table = current
+        table = dict(state['vlans'].get(port, {}))
         current_pvid = model.table_pvid(table)
         if pvid is not None:
             if pvid:
@@ -370,9 +370,9 @@ def wanted_table(state, port, spec, mode):
         pvid = default_pvid
     if untagged is None:
         untagged = set([pvid]) if pvid else set()
-    table = {}
-    for vid in set(vids or ()) | set(untagged):
-        table[vid] = model.BRIDGE_VLAN_UNTAGGED if vid in untagged else 0
+    table = dict.fromkeys(set(vids or ()) | set(untagged), 0)  # a 2-4094 trunk at once, not VID by VID
+    for vid in untagged:
+        table[vid] = model.BRIDGE_VLAN_UNTAGGED
     if pvid:
         table[pvid] = model.BRIDGE_VLAN_PVID | (model.BRIDGE_VLAN_UNTAGGED if pvid in untagged else 0)
     return table

@@ -76,8 +76,11 @@ def parse_vids(items, where='vids'):
 
 def to_ranges(vids):
     """Sorted VIDs -> list of (first, last) inclusive ranges."""
+    ordered = sorted(vids)
+    if isinstance(vids, (set, frozenset)) and ordered and ordered[-1] - ordered[0] == len(ordered) - 1:
+        return [(ordered[0], ordered[-1])]  # no gap (a set has no repeats): a 2-4094 trunk is one range at once
     ranges = []
-    for vid in sorted(vids):
+    for vid in ordered:
         if ranges and vid == ranges[-1][1] + 1:
             ranges[-1][1] = vid
         else:

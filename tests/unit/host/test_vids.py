@@ -53,6 +53,8 @@ def test_ranges_and_text():
     assert range_strings(vids) == ['2-4', '10', '12-13']
     assert format_ranges(vids) == '2-4,10,12-13'
     assert format_ranges(set()) == '(none)'
+    assert to_ranges(frozenset(range(2, 4095))) == [(2, 4094)]  # a whole trunk: one range
+    assert to_ranges({7}) == [(7, 7)] and to_ranges(set()) == []
 
 
 @given(st.sets(st.integers(min_value=1, max_value=4094), max_size=300))
