@@ -477,7 +477,7 @@ def native_report(args):
               'CPU seconds are user + sys of ansible-playbook and every process it started (controller, workers, '
               'the module processes); a task\'s cost is (a play of %d such tasks - a play of one `debug` task) / %d, '
               'medians of %d plays each (the kinds alternating; empty play %.2f s).'
-              % (task['tasks'], task['tasks'], task['samples'], task['empty']),
+              % (task['tasks'], task['tasks'], task['samples'], task['empty']), '',
               'The import rows are medians of %d fresh interpreters each, alternating: AnsiballZ imports a module\'s '
               'code from the zip it ships, compiled from source on every task (zipimport keeps no bytecode), which '
               'a command task pays for ansible\'s module_utils alone.' % args.samples, '',
