@@ -28,6 +28,30 @@ def progress(message):
     sys.stderr.flush()
 
 
+def processes_cpu(marker, program=None):
+    """CPU seconds so far (user + sys, from /proc) of the running processes whose command line names ``marker``
+    (a bed's state folder, say), and whose program names ``program`` if given; None when there is none. The
+    benchmarks read it before and after a run to tell the bed's share (API server, QEMU guest) from their own."""
+    total, found, tick = 0.0, False, float(os.sysconf('SC_CLK_TCK'))
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as handle:
+                argv = handle.read().split(b'\0')
+            if program and program.encode() not in argv[0]:
+                continue
+            if not any(marker.encode() in arg for arg in argv):
+                continue
+            with open('/proc/%s/stat' % pid, encoding='utf-8') as handle:
+                fields = handle.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+        found = True
+    return total if found else None
+
+
 def kill_group(proc, first=signal.SIGTERM, grace=10, kill_grace=30):
     """Stop ``proc``'s process group (it was started with ``start_new_session``): ``first``, then SIGKILL when it does
     not end within ``grace`` seconds; waits up to ``kill_grace`` more for it."""

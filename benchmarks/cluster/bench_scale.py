@@ -34,6 +34,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, HERE)
 
 from testbeds.collection import collections_root  # noqa: E402  pylint: disable=wrong-import-position
+from testbeds.common import processes_cpu  # noqa: E402  pylint: disable=wrong-import-position
 from testbeds.cluster.controlplane import ControlPlane  # noqa: E402  pylint: disable=wrong-import-position
 from testbeds.cluster.proxy import RecordingProxy  # noqa: E402  pylint: disable=wrong-import-position
 from bench_vlan_networks import (  # noqa: E402  pylint: disable=wrong-import-position
@@ -81,20 +82,7 @@ def children_cpu():
 def server_cpu(marker):
     """CPU seconds so far of the bed's processes (kube-apiserver and etcd): those whose command line names
     ``marker`` (the benchmark's work folder, where their state lives)."""
-    total, tick = 0.0, os.sysconf('SC_CLK_TCK')
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % pid, 'rb') as handle:
-                if marker.encode() not in handle.read():
-                    continue
-            with open('/proc/%s/stat' % pid, encoding='utf-8') as handle:
-                fields = handle.read().rsplit(')', 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / float(tick)
-    return total
+    return processes_cpu(marker) or 0.0
 
 
 def own_cpu():

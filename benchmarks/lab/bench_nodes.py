@@ -26,7 +26,7 @@ from lab.bed import Bed  # noqa: E402  pylint: disable=wrong-import-position
 from lab.config import NODES_ENV, World, lab_home  # noqa: E402  pylint: disable=wrong-import-position
 from lab.slices import write_section  # noqa: E402  pylint: disable=wrong-import-position
 from testbeds import cni  # noqa: E402  pylint: disable=wrong-import-position
-from testbeds.common import progress  # noqa: E402  pylint: disable=wrong-import-position
+from testbeds.common import processes_cpu, progress  # noqa: E402  pylint: disable=wrong-import-position
 
 BEGIN, END = '<!-- lab-nodes-benchmark:begin -->', '<!-- lab-nodes-benchmark:end -->'
 
@@ -39,22 +39,7 @@ def _cpu():
 def _guest_cpu(marker):
     """CPU seconds so far of the QEMU guest the lab's nodes live in (the process whose command line shares the lab's
     run folder ``marker``): the nodes' side of a run, module processes and kernel alike; None without a guest."""
-    total, found = 0.0, False
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % pid, 'rb') as handle:
-                argv = handle.read().split(b'\0')
-            if b'qemu' not in argv[0] or not any(marker.encode() in arg for arg in argv):
-                continue
-            with open('/proc/%s/stat' % pid, encoding='utf-8') as handle:
-                fields = handle.read().rsplit(')', 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / float(os.sysconf('SC_CLK_TCK'))
-        found = True
-    return total if found else None
+    return processes_cpu(marker, program='qemu')
 
 
 def _load():
