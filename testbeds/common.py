@@ -2,6 +2,7 @@
 Stdlib only: the lab's agent imports this inside the QEMU guest."""
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -26,6 +27,13 @@ def progress(message):
     """Print a progress line with the elapsed time, to stderr so it never mixes with command output."""
     sys.stderr.write('[%6.1fs] %s\n' % (time.monotonic() - _START, message))
     sys.stderr.flush()
+
+
+def children_cpu():
+    """CPU seconds (user + sys) of this process's finished and reaped children (an ansible-playbook run and all it
+    started): the benchmarks read it before and after a run."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def processes_cpu(marker, program=None):

@@ -34,7 +34,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, HERE)
 
 from testbeds.collection import collections_root  # noqa: E402  pylint: disable=wrong-import-position
-from testbeds.common import processes_cpu  # noqa: E402  pylint: disable=wrong-import-position
+from testbeds.common import children_cpu, processes_cpu  # noqa: E402  pylint: disable=wrong-import-position
 from testbeds.cluster.controlplane import ControlPlane  # noqa: E402  pylint: disable=wrong-import-position
 from testbeds.cluster.proxy import RecordingProxy  # noqa: E402  pylint: disable=wrong-import-position
 from bench_vlan_networks import (  # noqa: E402  pylint: disable=wrong-import-position
@@ -73,12 +73,6 @@ VMS = """
 """
 
 
-def children_cpu():
-    """CPU seconds (user + sys) of the finished child processes: ansible-playbook and all it started."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def server_cpu(marker):
     """CPU seconds so far of the bed's processes (kube-apiserver and etcd): those whose command line names
     ``marker`` (the benchmark's work folder, where their state lives)."""
@@ -91,17 +85,22 @@ def own_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+def module_memory(rss_log):
+    """The peak resident set (MiB) of the largest module process of a run, and how many ran (``rss_log``: one KiB
+    figure a line, written by the interpreter wrapper)."""
+    with open(rss_log, encoding='utf-8') as handle:
+        rss = [int(line) for line in handle.read().split() if line.isdigit()]
+    return {'module_rss_mib': round(max(rss) / 1024.0, 1) if rss else None, 'module_runs': len(rss)}
+
+
 def measure_direct(label, binary, text, env, workdir, vars_file, rss_log):
     """A run straight to the server (no proxy): wall time and CPU as the user gets them; no request counts."""
     open(rss_log, 'w').close()
     cpu, served = children_cpu(), server_cpu(workdir)
     elapsed, changed = run_playbook(binary, text, env, workdir, vars_file)
     cpu, served = children_cpu() - cpu, server_cpu(workdir) - served
-    with open(rss_log, encoding='utf-8') as handle:
-        rss = [int(line) for line in handle.read().split() if line.isdigit()]
-    entry = {'label': label, 'seconds': elapsed, 'changed': changed, 'direct': True,
-             'module_rss_mib': round(max(rss) / 1024.0, 1) if rss else None, 'module_runs': len(rss),
-             'client_cpu': round(cpu, 2), 'server_cpu': round(served, 2)}
+    entry = dict(module_memory(rss_log), label=label, seconds=elapsed, changed=changed, direct=True,
+                 client_cpu=round(cpu, 2), server_cpu=round(served, 2))
     print('%-52s %8.2f s (no proxy)  rss=%s MiB  cpu %.1f + server %.1f s' % (
         label, elapsed, entry['module_rss_mib'], cpu, served), flush=True)
     return entry
@@ -113,16 +112,14 @@ def measure(proxy, label, binary, text, env, workdir, vars_file, rss_log):
     cpu, served, witness = children_cpu(), server_cpu(workdir), own_cpu()
     elapsed, changed = run_playbook(binary, text, env, workdir, vars_file)
     cpu, served, witness = children_cpu() - cpu, server_cpu(workdir) - served, own_cpu() - witness
-    with open(rss_log, encoding='utf-8') as handle:
-        rss = [int(line) for line in handle.read().split() if line.isdigit()]
     requests = list(proxy.requests)
     by_verb = dict(proxy.counts)
     pages = [e for e in requests if e['method'] == 'GET' and 'items' in e]
     entry = {'label': label, 'seconds': elapsed, 'requests': len(requests), 'by_verb': by_verb, 'changed': changed,
              'list_pages': len(pages), 'largest_page': max([e['items'] for e in pages] or [0]),
              'writes_in_flight': proxy.max_writes_in_flight, 'status_429': sum(e['status'] == 429 for e in requests),
-             'module_rss_mib': round(max(rss) / 1024.0, 1) if rss else None, 'module_runs': len(rss),
              'client_cpu': round(cpu, 2), 'server_cpu': round(served, 2), 'proxy_cpu': round(witness, 2)}
+    entry.update(module_memory(rss_log))
     print('%-52s %8.2f s %6d requests  pages=%d  in-flight=%d  rss=%s MiB  cpu %.1f + server %.1f + proxy %.1f s  %s'
           % (label, elapsed, entry['requests'], entry['list_pages'], entry['writes_in_flight'],
              entry['module_rss_mib'], cpu, served, witness, sorted(by_verb.items())), flush=True)

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import re
-import resource
 import shlex
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ import zipfile
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 from testbeds.collection import collections_root  # noqa: E402  pylint: disable=wrong-import-position
+from testbeds.common import children_cpu  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, collections_root())
 os.environ['ANSIBLE_COLLECTIONS_PATH'] = collections_root()
@@ -483,11 +483,6 @@ def native_report(args):
               'a command task pays for ansible\'s module_utils alone.' % args.samples, '',
               'Benchmark wall time: %.0f s.' % (time.perf_counter() - started), NATIVE_END]
     return '\n'.join(lines)
-
-
-def children_cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def native_task(tasks=20, samples=7):

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import time
 
@@ -26,14 +25,9 @@ from lab.bed import Bed  # noqa: E402  pylint: disable=wrong-import-position
 from lab.config import NODES_ENV, World, lab_home  # noqa: E402  pylint: disable=wrong-import-position
 from lab.slices import write_section  # noqa: E402  pylint: disable=wrong-import-position
 from testbeds import cni  # noqa: E402  pylint: disable=wrong-import-position
-from testbeds.common import processes_cpu, progress  # noqa: E402  pylint: disable=wrong-import-position
+from testbeds.common import children_cpu, processes_cpu, progress  # noqa: E402  pylint: disable=wrong-import-position
 
 BEGIN, END = '<!-- lab-nodes-benchmark:begin -->', '<!-- lab-nodes-benchmark:end -->'
-
-
-def _cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _guest_cpu(marker):
@@ -62,13 +56,13 @@ def measure(home, count):
         extra = ['-e', 'harvester_serial=%d' % count, '--forks', str(max(count, 5))]
         for label in ('converge', 'no-op'):
             progress('bench-nodes: N=%d %s' % (count, label))
-            cpu, guest = _cpu(), _guest_cpu(bed.paths.run)
+            cpu, guest = children_cpu(), _guest_cpu(bed.paths.run)
             run = playbook.run(bed.paths.run, bed.cluster['kubeconfig'], world.vars_files, 'N=%d %s' % (count, label),
                                bed.paths.state('logs', '%s.log' % label), extra=extra, echo=False)
             plays = sorted(run.plays, key=lambda item: -item[1])[:3]
             entry['runs'][label] = {
                 'rc': run.rc, 'seconds': round(run.seconds, 1), 'per_node': round(run.seconds / count, 1),
-                'controller_cpu': round(_cpu() - cpu, 1),
+                'controller_cpu': round(children_cpu() - cpu, 1),
                 'guest_cpu': round(_guest_cpu(bed.paths.run) - guest, 1) if guest is not None else None,
                 'changed': sum(c['changed'] for c in run.recap.values()),
                 'failed': sum(c['failed'] + c['unreachable'] for c in run.recap.values()),
